@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""The two commands of the README, using only the standard library to bootstrap.
+
+    python3 dev.py run    set everything up and run the portal on http://127.0.0.1:5000
+    python3 dev.py test   set everything up and run the whole test suite
+
+Both create ``.venv`` and install the project into it (again only when setup.cfg changed).
+``run`` uses SQLite in ``instance/``, demo data and the development mail catcher.
+``test`` installs Debian's chromium when missing, then runs ruff, the suite on SQLite and on
+PostgreSQL, and a check of the built wheel in a fresh virtual environment.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / "bin"
+PYTHON = BIN / "python"
+CHROMIUM = "/usr/bin/chromium"
+DEFAULT_PG = "postgresql+psycopg://root@127.0.0.1:5432/test"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def say(text: str) -> None:
+    print(f"\n==> {text}", flush=True)
+
+
+def sh(*args: str | Path, env: dict | None = None, cwd: Path = ROOT) -> int:
+    return subprocess.call([str(a) for a in args], env=env, cwd=cwd)
+
+
+def must(*args: str | Path, env: dict | None = None, cwd: Path = ROOT) -> None:
+    code = sh(*args, env=env, cwd=cwd)
+    if code != 0:
+        sys.exit(f"failed ({code}): {' '.join(map(str, args))}")
+
+
+def ensure_venv(extras: str) -> None:
+    """Create .venv and install the project with ``extras`` when anything changed."""
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py runs on whatever python3 is
+        sys.exit("Python 3.11 or newer is required")
+    if not PYTHON.exists():
+        say("Creating .venv")
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    digest = hashlib.sha256()
+    for name in ("setup.cfg", "pyproject.toml"):
+        digest.update((ROOT / name).read_bytes())
+    digest.update(extras.encode())
+    stamp = VENV / f".setup-stamp-{extras.replace(',', '-')}"
+    if stamp.exists() and stamp.read_text() == digest.hexdigest():
+        return
+    say(f"Installing portal_smtp[{extras}] into .venv")
+    must(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    must(PYTHON, "-m", "pip", "install", "--quiet", "-e", f".[{extras}]")
+    stamp.write_text(digest.hexdigest())
+
+
+def portal_env(**extra: str) -> dict:
+    env = dict(os.environ)
+    env.setdefault("PORTAL_ENV", "development")
+    env["FLASK_APP"] = "wsgi"
+    env.update(extra)
+    return env
+
+
+def run() -> int:
+    """Set up and run the portal with the development mail catcher beside it."""
+    ensure_venv("dev,postgres")
+    env = portal_env()
+    say("Preparing the database (SQLite in instance/) with demo data")
+    must(BIN / "flask", "smtp", "init-db", "--demo", env=env)
+    say("Starting the development mail catcher («Тестовый почтовый ящик»)")
+    catcher = subprocess.Popen([str(BIN / "flask"), "smtp", "devmail"], env=env, cwd=ROOT)
+    try:
+        time.sleep(1)
+        say("Portal: http://127.0.0.1:5000  (Ctrl+C to stop)")
+        return sh(BIN / "flask", "run", "--host", "127.0.0.1", "--port", "5000", env=env)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        catcher.send_signal(signal.SIGINT)
+        try:
+            catcher.wait(5)
+        except subprocess.TimeoutExpired:
+            catcher.kill()
+
+
+def ensure_chromium() -> None:
+    """Debian's chromium drives the browser tests; install it when it is missing."""
+    if Path(CHROMIUM).exists():
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        sys.exit(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
+    say("Installing Debian's chromium for the browser tests")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    must("apt-get", "update", "-qq", env=env)
+    must("apt-get", "install", "-y", "-qq", "chromium", env=env)
+
+
+def postgres_uri() -> str | None:
+    """The PostgreSQL server for the second run, or None when none answers (not in CI)."""
+    uri = os.environ.get("PORTAL_TEST_POSTGRES_URI", DEFAULT_PG)
+    probe = "import sys, psycopg, sqlalchemy as sa; psycopg.connect(" \
+        "sa.make_url(sys.argv[1]).set(drivername='postgresql').render_as_string(False)," \
+        " connect_timeout=5).close()"
+    if sh(PYTHON, "-c", probe, uri) == 0:
+        return uri
+    if IN_CI:
+        sys.exit(f"PostgreSQL is not reachable at {uri}")
+    print(f"!! PostgreSQL is not reachable at {uri}: the PostgreSQL run is left out")
+    return None
+
+
+def pytest(args: list[str], env: dict) -> None:
+    code = sh(PYTHON, "-m", "pytest", *args, env=env)
+    if code == 5:
+        sys.exit("pytest collected no tests: the run proves nothing")
+    if code != 0:
+        sys.exit(code)
+
+
+def wheel_check() -> None:
+    """Build the wheel, install it into a fresh venv and render a page from it."""
+    with tempfile.TemporaryDirectory(prefix="portal-wheel-") as tmp:
+        folder = Path(tmp)
+        must(PYTHON, "-m", "build", "--wheel", "--outdir", folder / "dist", ROOT)
+        wheel = next((folder / "dist").glob("portal_smtp-*.whl"))
+        venv.EnvBuilder(with_pip=True).create(folder / "venv")
+        fresh = folder / "venv" / "bin" / "python"
+        must(fresh, "-m", "pip", "install", "--quiet", str(wheel))
+        must(fresh, ROOT / "tests" / "wheel_smoke.py", cwd=folder)
+
+
+def test(extra: list[str]) -> None:
+    """Set up and run everything CI runs."""
+    ensure_venv("test,dev,postgres,redis")
+    ensure_chromium()
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    env.pop("PORTAL_ENV", None)
+    if extra:
+        pytest(extra, env)
+        return
+    say("ruff")
+    must(BIN / "ruff", "check", ".")
+    say("Test suite on SQLite")
+    pytest([], env)
+    uri = postgres_uri()
+    if uri:
+        say("Test suite on PostgreSQL")
+        pytest([], dict(env, PORTAL_TEST_DATABASE_URI=uri))
+    say("Built wheel in a fresh virtual environment")
+    wheel_check()
+    say("All checks passed")
+
+
+def main() -> None:
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    if command == "run":
+        sys.exit(run())
+    if command == "test":
+        test(sys.argv[2:])
+        return
+    sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""Configuration: every default in one place, overridden by ``PORTAL_*`` environment variables.
+
+``load_config`` fills ``app.config`` in this order: built-in defaults, the environment (Flask's
+``from_prefixed_env("PORTAL")``), then the mapping a test passes to ``create_app``. Code reads
+the module's own settings through :func:`setting`, which rejects names that have no default,
+so a typo fails loudly instead of silently reading ``None``.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app
+
+ENVIRONMENTS = ("production", "development", "testing")
+
+#: Defaults of the portal and of the extension (names without the ``PORTAL_`` prefix).
+DEFAULTS: dict[str, Any] = {
+    # "production" refuses to start without real keys; the README's run command says
+    # "development", the test suite "testing".
+    "ENV": "production",
+    "SQLALCHEMY_DATABASE_URI": None,  # None: SQLite in the instance folder
+    "SECRET_KEY": None,
+    "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+    "SMTP_KEYS": None,  # comma-separated Fernet keys, newest first
+    "SMTP_ALLOW_HOSTS": "",  # hosts, IPs, CIDRs and host:port entries exempt from the policy
+    "SMTP_ALLOW_PORTS": "",  # ports allowed besides SMTP_DEFAULT_PORTS
+    "SMTP_DEFAULT_PORTS": "25,465,587,2525",
+    "SMTP_EHLO_HOSTNAME": None,  # None: the machine's FQDN, else an address literal
+    "SMTP_DEFAULT_TIMEOUT": 10,
+    "SMTP_MAX_CONCURRENT_CHECKS": 4,
+    "SMTP_DEVMAIL_HOST": "127.0.0.1",
+    "SMTP_DEVMAIL_PORT": 2525,
+    "SMTP_DEVMAIL_DIR": None,  # None: <instance>/devmail
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_HEADERS_ENABLED": True,
+}
+
+#: Settings the development configuration adds so a newcomer can try everything offline.
+DEVELOPMENT_DEFAULTS = {"SMTP_ALLOW_HOSTS": "127.0.0.1,::1"}
+
+
+class ConfigurationError(RuntimeError):
+    """The configuration is unsafe or incomplete for the chosen environment."""
+
+
+def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
+    """Fill ``app.config`` from defaults, ``PORTAL_*`` variables and ``overrides``."""
+    for name, value in DEFAULTS.items():
+        app.config.setdefault(name, value)
+    app.config.from_prefixed_env("PORTAL")
+    if overrides:
+        app.config.update(overrides)
+    env = app.config["ENV"]
+    if env not in ENVIRONMENTS:
+        raise ConfigurationError(f"PORTAL_ENV must be one of {', '.join(ENVIRONMENTS)}")
+    if env == "development":
+        for name, value in DEVELOPMENT_DEFAULTS.items():
+            if not app.config.get(name):
+                app.config[name] = value
+    app.testing = env == "testing" or bool(app.config.get("TESTING"))
+
+    instance = Path(app.instance_path)
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        instance.mkdir(parents=True, exist_ok=True)
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'portal.db'}"
+    if not app.config["SMTP_DEVMAIL_DIR"]:
+        app.config["SMTP_DEVMAIL_DIR"] = str(instance / "devmail")
+    if not app.config["SECRET_KEY"]:
+        if env == "production":
+            raise ConfigurationError("PORTAL_SECRET_KEY must be set in production")
+        app.config["SECRET_KEY"] = _instance_secret(instance, "secret-key", secrets.token_hex(32))
+
+
+def _instance_secret(instance: Path, name: str, fresh: str) -> str:
+    """Read a development secret from the instance folder, creating it (mode 0600) once."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / name
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(fresh)
+    return fresh
+
+
+def instance_secret(app: Flask, name: str, fresh: str) -> str:
+    """Public wrapper of the once-generated development secret (see :mod:`.crypto`)."""
+    return _instance_secret(Path(app.instance_path), name, fresh)
+
+
+def split_list(value: Any) -> list[str]:
+    """Turn a comma-separated string (or a JSON list, or a number) into clean items."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        items: Iterable[Any] = value.split(",")
+    elif isinstance(value, Iterable):
+        items = value
+    else:
+        items = [value]
+    return [str(item).strip() for item in items if str(item).strip()]
+
+
+def setting(name: str, app: Flask | None = None) -> Any:
+    """Read one known setting of the current app; unknown names raise ``KeyError``."""
+    if name not in DEFAULTS:
+        raise KeyError(f"unknown portal setting {name!r}")
+    return (app or current_app).config[name]

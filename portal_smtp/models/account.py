@@ -1,0 +1,71 @@
+"""Administrators' SMTP accounts («SMTP-аккаунты», SPEC §4)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from ..smtp import SmtpSettings
+from ..timeutil import utcnow
+from .check_status import CheckStatusMixin
+from .types import EncryptedText
+
+
+class SmtpAccount(CheckStatusMixin, db.Model):
+    """One SMTP account of the strict central list."""
+
+    __tablename__ = "portal_smtp_account"
+    __table_args__ = (
+        # The resolver looks accounts up by normalised address among active ones.
+        Index("ix_portal_smtp_account_lookup", "email_normalized", "active"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: «Активен»: inactive accounts never take part in the resolver.
+    active: Mapped[bool] = mapped_column(default=True)
+    #: «Имя отправителя», as typed.
+    sender_name: Mapped[str] = mapped_column(String(200), default="")
+    #: «Email отправителя», as typed.
+    email: Mapped[str] = mapped_column(String(254))
+    #: The address the resolver compares: lower case, domain in Unicode form.
+    email_normalized: Mapped[str] = mapped_column(String(254))
+    #: «Адрес почтового сервера», as typed (IDN allowed).
+    host: Mapped[str] = mapped_column(String(253))
+    #: «Порт почтового сервера».
+    port: Mapped[int]
+    #: «Защита соединения»: none, ssl or starttls.
+    security: Mapped[str] = mapped_column(String(16))
+    #: «Тип авторизации»: none, login or xoauth2.
+    auth: Mapped[str] = mapped_column(String(16))
+    #: «Логин».
+    login: Mapped[str] = mapped_column(String(320), default="")
+    #: «Пароль» (or the OAuth access token), encrypted at rest.
+    password: Mapped[str | None] = mapped_column(EncryptedText)
+    #: Seconds each network step may take; None uses the module's default.
+    timeout: Mapped[float | None]
+    #: Verify the server certificate (only an administrator may turn this off).
+    verify_tls: Mapped[bool] = mapped_column(default=True)
+    #: «Искать в первую очередь для рассылок».
+    mailing_first: Mapped[bool] = mapped_column(default=False)
+    #: Free-form note for administrators.
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    def smtp_settings(self, default_timeout: float = 10) -> SmtpSettings:
+        """The account's server settings as the engine takes them."""
+        return SmtpSettings(
+            host=self.host,
+            port=self.port,
+            security=self.security,
+            auth=self.auth,
+            login=self.login or "",
+            password=self.password or "",
+            timeout=self.timeout or default_timeout,
+            verify_tls=self.verify_tls,
+        )
+
+    def __repr__(self) -> str:
+        return f"<SmtpAccount {self.id} {self.email}>"

@@ -1,0 +1,61 @@
+"""Users of the host portal: login names, hashed passwords and one of two roles."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..extensions import db
+from ..timeutil import utcnow
+
+
+class Role(enum.StrEnum):
+    """What a user may do: administrators keep the module, users send their own mail."""
+
+    ADMIN = "admin"
+    USER = "user"
+
+
+class User(UserMixin, db.Model):
+    """A portal user."""
+
+    __tablename__ = "portal_smtp_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Login name, unique, compared in lower case.
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    #: Name shown in the portal and used as the default sender name.
+    full_name: Mapped[str] = mapped_column(String(200))
+    #: The user's own e-mail address.
+    email: Mapped[str] = mapped_column(String(254))
+    #: ``admin`` or ``user``.
+    role: Mapped[str] = mapped_column(String(16), default=Role.USER.value)
+    #: werkzeug password hash; never the password.
+    password_hash: Mapped[str] = mapped_column(String(256))
+    #: Inactive users cannot log in.
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def is_admin(self) -> bool:
+        """True for administrators."""
+        return self.role == Role.ADMIN.value
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return self.active
+
+    def set_password(self, password: str) -> None:
+        """Store a hash of ``password``."""
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        """True when ``password`` matches the stored hash."""
+        return check_password_hash(self.password_hash, password)
+
+    def __repr__(self) -> str:
+        return f"<User {self.username}>"

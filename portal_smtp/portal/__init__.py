@@ -1,0 +1,79 @@
+"""The minimal host portal the SMTP module plugs into: users, login, layout and error pages."""
+from __future__ import annotations
+
+from flask import Flask, redirect, render_template, request, url_for
+from flask_htmx import make_response
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from .. import MIGRATIONS_DIR
+from ..extensions import bind_shared_extensions, db, htmx, login_manager
+from ..models import User
+from .auth import bp as auth_bp
+from .home import bp as home_bp
+
+ERROR_TEXTS = {
+    400: ("Некорректный запрос", "Запрос не удалось обработать. Обновите страницу и повторите."),
+    403: ("Доступ запрещён", "У вас нет прав для просмотра этой страницы."),
+    404: ("Страница не найдена", "Такой страницы нет или она была удалена."),
+    405: ("Метод не поддерживается", "Это действие нельзя выполнить таким запросом."),
+    429: ("Слишком много запросов", "Вы выполняете это действие слишком часто. Подождите немного."),
+    500: ("Внутренняя ошибка", "Что-то пошло не так. Мы уже записали ошибку в журнал."),
+}
+CSRF_TEXT = "Сессия устарела или форма отправлена не с портала. Обновите страницу и повторите."
+
+
+def init_portal(app: Flask) -> None:
+    """Bind the shared extensions and register the portal's own pages."""
+    bind_shared_extensions(app, MIGRATIONS_DIR)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Войдите, чтобы продолжить."
+    login_manager.login_message_category = "info"
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(home_bp)
+    _register_error_pages(app)
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    """Flask-Login: the user of a session, if still active."""
+    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    return user if user is not None and user.active else None
+
+
+@login_manager.unauthorized_handler
+def unauthorized():
+    """Send anonymous visitors to the login page; HTMX requests get a client redirect."""
+    target = url_for("auth.login", next=request.full_path if request.method == "GET" else None)
+    if htmx:
+        return make_response("", 401, redirect=target)
+    return redirect(target)
+
+
+def _register_error_pages(app: Flask) -> None:
+    def render_error(status: int, text: str | None = None):
+        title, default_text = ERROR_TEXTS.get(status, ERROR_TEXTS[500])
+        template = "portal_smtp/errors/_error.html" if htmx else "portal_smtp/errors/page.html"
+        body = render_template(template, status=status, title=title, text=text or default_text)
+        return body, status
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        return render_error(400, CSRF_TEXT)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        if error.code is None or error.code < 400 or error.code not in ERROR_TEXTS:
+            return error
+        return render_error(error.code)
+
+    @app.errorhandler(500)
+    def server_error(error):
+        app.logger.error("Unhandled error on %s %s", request.method, request.path)
+        return render_error(500)
+
+    @app.context_processor
+    def portal_context():
+        return {"current_user": current_user}

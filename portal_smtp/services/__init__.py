@@ -1,0 +1,1 @@
+"""Business logic as plain functions: they change objects and flush, the caller commits."""

@@ -1,0 +1,252 @@
+"""Opening an SMTP session under the network policy and a hard deadline.
+
+``open_session`` resolves the host once, lets the policy judge every address, connects to an
+approved address (never looking the name up again), negotiates TLS — certificates verified
+against the host name the user typed — greets with a real EHLO name and logs in. The
+:class:`Watchdog` cuts the connection when its deadline passes, so a server that trickles a
+byte every few seconds is stopped at the timeout like one that never answers.
+"""
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import smtplib
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .auth import authenticate
+from .policy import BlockedTarget, NetworkPolicy
+from .settings import AuthType, Security, SmtpSettings
+
+Resolver = Callable[[str, int], Sequence[tuple[int, tuple[Any, ...]]]]
+
+
+class DnsFailure(Exception):
+    """The host name does not resolve."""
+
+
+class StartTlsUnsupported(Exception):
+    """security=starttls, but the server does not offer STARTTLS."""
+
+
+class DeadlineExceeded(TimeoutError):
+    """The watchdog's deadline passed."""
+
+
+def system_resolver(host: str, port: int) -> list[tuple[int, tuple[Any, ...]]]:
+    """Resolve ``host`` with the system resolver: ``[(family, sockaddr), ...]``."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    return [(family, sockaddr) for family, _, _, _, sockaddr in infos]
+
+
+class Watchdog:
+    """Enforces a wall-clock deadline on one connection by shutting its socket down."""
+
+    def __init__(self) -> None:
+        self.expired = False
+        self._deadline = float("inf")
+        self._timer: threading.Timer | None = None
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+
+    def arm(self, seconds: float) -> None:
+        """Start (or restart) the countdown."""
+        self.disarm()
+        self.expired = False
+        self._deadline = time.monotonic() + seconds
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def disarm(self) -> None:
+        """Stop the countdown without touching the connection."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._deadline = float("inf")
+
+    def remaining(self) -> float:
+        """Seconds left; raises :class:`DeadlineExceeded` when none are."""
+        left = self._deadline - time.monotonic()
+        if left <= 0 or self.expired:
+            self.expired = True
+            raise DeadlineExceeded()
+        return left
+
+    def attach(self, sock: socket.socket) -> None:
+        """Watch ``sock``. A duplicate descriptor is kept: shutting it down ends the
+        connection for every descriptor, the TLS-wrapped one included."""
+        with self._lock:
+            self._sock = sock.dup()
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.expired = True
+            if self._sock is not None:
+                with contextlib.suppress(OSError):  # already closed by the client
+                    self._sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        """Disarm and release the duplicate descriptor."""
+        self.disarm()
+        with self._lock:
+            if self._sock is not None:
+                self._sock.close()
+                self._sock = None
+
+
+class PortalSMTP(smtplib.SMTP):
+    """``smtplib.SMTP`` that uses a socket we connected ourselves under the policy."""
+
+    def __init__(self, socket_factory: Callable[[], socket.socket], timeout: float) -> None:
+        self._socket_factory = socket_factory
+        # local_hostname is set before EHLO; giving one here avoids smtplib's getfqdn().
+        super().__init__(local_hostname="pending", timeout=timeout)
+
+    def _get_socket(self, host, port, timeout):  # smtplib hook
+        return self._socket_factory()
+
+
+def tls_context(verify: bool) -> ssl.SSLContext:
+    """A client context on the system trust store (``SSL_CERT_FILE`` honoured)."""
+    context = ssl.create_default_context()
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def resolve(host: str, port: int, resolver: Resolver, watchdog: Watchdog):
+    """Resolve in a helper thread so that a slow resolver cannot outlast the deadline."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["addresses"] = list(resolver(host, port))
+        except Exception as error:  # handed to the caller below
+            outcome["error"] = error
+
+    worker = threading.Thread(target=run, name="smtp-resolve", daemon=True)
+    worker.start()
+    worker.join(watchdog.remaining())
+    if worker.is_alive():
+        watchdog.expired = True
+        raise DeadlineExceeded()
+    if "error" in outcome:
+        error = outcome["error"]
+        if isinstance(error, socket.gaierror | UnicodeError):
+            raise DnsFailure(str(error)) from error
+        raise error
+    if not outcome["addresses"]:
+        raise DnsFailure("no addresses")
+    return outcome["addresses"]
+
+
+def connect_checked(
+    settings: SmtpSettings, policy: NetworkPolicy, resolver: Resolver, watchdog: Watchdog
+) -> socket.socket:
+    """Resolve once, judge every address, connect to the first approved one that answers."""
+    host, port = settings.ascii_host, settings.effective_port
+    policy.check_port(host, port)
+    addresses = resolve(host, port, resolver, watchdog)
+    for _, sockaddr in addresses:
+        policy.check_address(host, ipaddress.ip_address(sockaddr[0].split("%")[0]), port)
+    last_error: OSError | None = None
+    for family, sockaddr in addresses:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(min(settings.timeout, watchdog.remaining()))
+            sock.connect(sockaddr)
+        except OSError as error:
+            sock.close()
+            last_error = error
+            if isinstance(error, TimeoutError):
+                break  # the time is spent; do not try the next address
+            continue
+        watchdog.attach(sock)
+        return sock
+    assert last_error is not None
+    raise last_error
+
+
+def ehlo_name(configured: str | None, sock: socket.socket) -> str:
+    """A name strict servers accept: the configured one, the FQDN, else an address literal."""
+    if configured:
+        return configured
+    fqdn = socket.getfqdn()
+    if "." in fqdn and not fqdn.startswith("localhost"):
+        return fqdn
+    local = ipaddress.ip_address(sock.getsockname()[0])
+    return f"[IPv6:{local}]" if local.version == 6 else f"[{local}]"
+
+
+def _greet(smtp: PortalSMTP, name: str) -> None:
+    code, reply = smtp.ehlo(name)
+    if code != 250:
+        code, reply = smtp.helo(name)
+        if code != 250:
+            raise smtplib.SMTPHeloError(code, reply)
+
+
+def open_session(
+    settings: SmtpSettings,
+    *,
+    policy: NetworkPolicy,
+    watchdog: Watchdog,
+    ehlo_hostname: str | None = None,
+    resolver: Resolver = system_resolver,
+) -> PortalSMTP:
+    """Connect, secure, greet and authenticate; the caller owns (and must close) the session.
+
+    Raises :class:`BlockedTarget`, :class:`DnsFailure`, ``OSError`` (refused, timeout),
+    ``ssl.SSLError``, :class:`StartTlsUnsupported`, auth errors or ``smtplib`` errors.
+    """
+    context = tls_context(settings.verify_tls)
+
+    def socket_factory() -> socket.socket:
+        sock = connect_checked(settings, policy, resolver, watchdog)
+        if settings.security is Security.SSL:
+            try:
+                return context.wrap_socket(sock, server_hostname=settings.ascii_host)
+            except BaseException:
+                sock.close()
+                raise
+        return sock
+
+    smtp = PortalSMTP(socket_factory, timeout=settings.timeout)
+    smtp._host = settings.ascii_host  # STARTTLS verifies the certificate against this name
+    try:
+        code, reply = smtp.connect(settings.ascii_host, settings.effective_port)
+        if code != 220:
+            raise smtplib.SMTPConnectError(code, reply)
+        name = ehlo_name(ehlo_hostname, smtp.sock)
+        smtp.local_hostname = name
+        _greet(smtp, name)
+        if settings.security is Security.STARTTLS:
+            if not smtp.has_extn("starttls"):
+                raise StartTlsUnsupported()
+            smtp.starttls(context=context)
+            _greet(smtp, name)
+        if settings.auth is not AuthType.NONE:
+            authenticate(smtp, settings.auth, settings.login, settings.password)
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
+__all__ = [
+    "BlockedTarget",
+    "DeadlineExceeded",
+    "DnsFailure",
+    "PortalSMTP",
+    "StartTlsUnsupported",
+    "Watchdog",
+    "open_session",
+    "system_resolver",
+    "tls_context",
+]

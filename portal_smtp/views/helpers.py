@@ -1,0 +1,34 @@
+"""Helpers every view of the module uses: access checks and page-or-fragment rendering."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import abort, render_template
+from flask_login import current_user, login_required
+
+from ..extensions import htmx
+
+
+def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Administrators only: anonymous users log in, others get 403."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def render_page(page: str, fragment: str, **context: Any) -> str:
+    """Render the full ``page`` — or, for a non-boosted HTMX request, only ``fragment``.
+
+    The page template includes the fragment template, so the two never drift apart.
+    """
+    if htmx and not htmx.boosted:
+        return render_template(fragment, **context)
+    return render_template(page, **context)
