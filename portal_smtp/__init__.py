@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -84,13 +85,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the portal: configuration, database, login, CSRF, HTMX and the SMTP module."""
     from .portal import init_portal
 
+    overrides = dict(test_config or {})
+    instance_path = overrides.pop("INSTANCE_PATH", None) or os.environ.get("PORTAL_INSTANCE_PATH")
     app = Flask(
         __name__,
+        instance_path=instance_path,
         instance_relative_config=True,
         template_folder=str(resource_dir("templates")),
         static_folder=None,  # assets are served by the module blueprint
     )
-    load_config(app, test_config)
+    load_config(app, overrides)
     init_portal(app)
     PortalSmtp(app)
     return app

@@ -239,3 +239,77 @@ def login(client, account: Account):
     )
     assert response.status_code == 302, response.get_data(as_text=True)
     return response
+
+
+# --- the browser -------------------------------------------------------------------------
+
+CHROMIUM = os.environ.get("PORTAL_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "test-artifacts")
+
+
+@pytest.fixture
+def live_server(app):
+    """The app served by a real HTTP server on a loopback port, in a background thread."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium driven by Playwright (no browser download)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    """A fresh browser context per test; a screenshot is kept when the test fails."""
+    context = browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    yield tab
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        os.makedirs(ARTIFACTS, exist_ok=True)
+        tab.screenshot(path=os.path.join(ARTIFACTS, f"FAILED-{request.node.name}.png"))
+    context.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+def browser_login(page, base_url: str, account: Account) -> None:
+    """Log in through the login form, as a person would."""
+    page.goto(f"{base_url}/login")
+    page.get_by_label("Логин").fill(account.username)
+    page.get_by_label("Пароль").fill(account.password)
+    page.get_by_role("button", name="Войти").click()
+    page.wait_for_url(f"{base_url}/")
+
+
+def screenshot(page, name: str) -> str:
+    """Keep a screenshot of the current state under test-artifacts/."""
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    path = os.path.join(ARTIFACTS, f"{name}.png")
+    page.screenshot(path=path, full_page=True)
+    return path
