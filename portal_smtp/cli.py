@@ -134,3 +134,144 @@ def devmail() -> None:
         pass
     finally:
         controller.stop()
+
+
+@smtp_cli.group("accounts")
+def accounts_cli() -> None:
+    """Administrators' SMTP accounts."""
+
+
+@accounts_cli.command("add")
+@click.option("--name", default="", help="«Имя отправителя».")
+@click.option("--email", required=True, help="«Email отправителя».")
+@click.option("--host", required=True)
+@click.option("--port", type=click.IntRange(1, 65535))
+@click.option("--security", type=click.Choice([s.value for s in Security]), default="ssl")
+@click.option("--auth", type=click.Choice([a.value for a in AuthType]), default="login")
+@click.option("--login", default="")
+@click.option("--password-stdin", is_flag=True, help="Read the password (or token) from stdin.")
+@click.option("--mailing-first", is_flag=True, help="«Искать в первую очередь для рассылок».")
+@click.option("--inactive", is_flag=True, help="Save the account switched off.")
+@click.option("--timeout", type=click.IntRange(1, 120), default=None)
+@click.option("--insecure", is_flag=True, help="Do not verify the TLS certificate.")
+@with_appcontext
+def accounts_add(name, email, host, port, security, auth, login, password_stdin, mailing_first,
+                 inactive, timeout, insecure) -> None:
+    """Verify (SPEC §3) then save an account; prints its id."""
+    from .extensions import db
+    from .services.accounts import AccountInput, check_input, save_account
+
+    data = AccountInput(
+        email=email, host=host, port=port, security=security, auth=auth, sender_name=name,
+        login=login, password=read_password_stdin(password_stdin), active=not inactive,
+        mailing_first=mailing_first, verify_tls=not insecure, timeout=timeout,
+    )
+    try:
+        validate_address(email)
+        result = check_input(data)
+    except (InvalidSettings, AddressError) as error:
+        raise click.ClickException(str(error)) from None
+    if not result.ok:
+        click.echo(result.message, err=True)
+        sys.exit(1)
+    account = save_account(None, data, result)
+    db.session.commit()
+    click.echo(account.id)
+
+
+@accounts_cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@with_appcontext
+def accounts_list(as_json: bool) -> None:
+    """List accounts (never a password)."""
+    from sqlalchemy import select
+
+    from .extensions import db
+    from .models import SmtpAccount
+
+    accounts = db.session.scalars(select(SmtpAccount).order_by(SmtpAccount.id)).all()
+    rows = [
+        {"id": a.id, "active": a.active, "name": a.sender_name, "email": a.email,
+         "host": a.host, "port": a.port, "security": a.security, "auth": a.auth,
+         "mailing_first": a.mailing_first}
+        for a in accounts
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    for row in rows:
+        flags = ("активен" if row["active"] else "выключен") + (
+            ", рассылки" if row["mailing_first"] else "")
+        click.echo(f"{row['id']:>6}  {row['name'] or '-'} <{row['email']}>  "
+                   f"{row['host']}:{row['port']} {row['security']}/{row['auth']}  ({flags})")
+
+
+def _account_or_exit(account_id: int):
+    from .extensions import db
+    from .models import SmtpAccount
+
+    account = db.session.get(SmtpAccount, account_id)
+    if account is None:
+        raise click.ClickException(f"SMTP-аккаунт {account_id} не найден.")
+    return account
+
+
+@accounts_cli.command("delete")
+@click.argument("account_id", type=int)
+@with_appcontext
+def accounts_delete(account_id: int) -> None:
+    """Delete an account."""
+    from sqlalchemy import select
+
+    from .extensions import db
+    from .models import SmtpAccount
+    from .services.accounts import delete_accounts
+
+    _account_or_exit(account_id)
+    delete_accounts(select(SmtpAccount.id).where(SmtpAccount.id == account_id))
+    db.session.commit()
+    click.echo(f"SMTP-аккаунт {account_id} удалён.")
+
+
+def _set_active(account_id: int, active: bool) -> None:
+    from sqlalchemy import select
+
+    from .extensions import db
+    from .models import SmtpAccount
+    from .services.accounts import set_active
+
+    _account_or_exit(account_id)
+    set_active(select(SmtpAccount.id).where(SmtpAccount.id == account_id), active)
+    db.session.commit()
+    click.echo(f"SMTP-аккаунт {account_id} {'активирован' if active else 'деактивирован'}.")
+
+
+@accounts_cli.command("activate")
+@click.argument("account_id", type=int)
+@with_appcontext
+def accounts_activate(account_id: int) -> None:
+    """Switch an account on."""
+    _set_active(account_id, True)
+
+
+@accounts_cli.command("deactivate")
+@click.argument("account_id", type=int)
+@with_appcontext
+def accounts_deactivate(account_id: int) -> None:
+    """Switch an account off (the resolver ignores it)."""
+    _set_active(account_id, False)
+
+
+@smtp_cli.command("resolve")
+@click.argument("from_header")
+@click.option("--mailing", is_flag=True, help="The letter belongs to a mass mailing.")
+@with_appcontext
+def resolve_command(from_header: str, mailing: bool) -> None:
+    """Print the id of the account that sends a letter with this From header."""
+    from .services.resolver import resolve
+
+    account = resolve(from_header, mailing=mailing)
+    if account is None:
+        click.echo(f"Не найден SMTP-аккаунт для отправителя {from_header}", err=True)
+        sys.exit(1)
+    click.echo(account.id)

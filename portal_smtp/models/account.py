@@ -20,6 +20,9 @@ class SmtpAccount(CheckStatusMixin, db.Model):
     __table_args__ = (
         # The resolver looks accounts up by normalised address among active ones.
         Index("ix_portal_smtp_account_lookup", "email_normalized", "active"),
+        # The list filters by activity and server and pages in id order without a scan.
+        Index("ix_portal_smtp_account_active_id", "active", "id"),
+        Index("ix_portal_smtp_account_host_id", "host", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -31,7 +34,7 @@ class SmtpAccount(CheckStatusMixin, db.Model):
     email: Mapped[str] = mapped_column(String(254))
     #: The address the resolver compares: lower case, domain in Unicode form.
     email_normalized: Mapped[str] = mapped_column(String(254))
-    #: «Адрес почтового сервера», as typed (IDN allowed).
+    #: «Адрес почтового сервера», lower case (IDN kept in Unicode).
     host: Mapped[str] = mapped_column(String(253))
     #: «Порт почтового сервера».
     port: Mapped[int]

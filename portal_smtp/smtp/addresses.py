@@ -1,6 +1,9 @@
 """E-mail addresses in the form they travel in an SMTP envelope."""
 from __future__ import annotations
 
+import email.policy
+from typing import NamedTuple
+
 import email_validator
 
 
@@ -28,3 +31,50 @@ def wire_address(address: str) -> str:
     (non-ASCII local parts need the server's SMTPUTF8, which the caller negotiates)."""
     valid = validate_address(address)
     return f"{valid.local_part}@{valid.ascii_domain}"
+
+
+def normalize_address(address: str) -> str:
+    """The comparison form of an address: lower case, the domain in its Unicode form.
+
+    Raises :class:`AddressError` for an invalid address.
+    """
+    valid = validate_address(address)
+    return f"{valid.local_part.lower()}@{valid.domain.lower()}"
+
+
+class Mailbox(NamedTuple):
+    """One parsed mailbox of a From header."""
+
+    #: The display name, RFC 2047 decoded and trimmed ("" when absent).
+    name: str
+    #: The address as written in the header.
+    address: str
+    #: :func:`normalize_address` of ``address``.
+    normalized: str
+
+
+MAX_HEADER_LENGTH = 998
+
+
+def parse_from_header(value: str) -> Mailbox | None:
+    """Parse a From header as RFC 5322 (not by pattern).
+
+    Returns ``None`` unless it holds exactly one valid mailbox and no parse defects: in
+    ``"letter@34web.ru" <other@34web.ru>`` the address is ``other@34web.ru``.
+    """
+    if not isinstance(value, str) or len(value) > MAX_HEADER_LENGTH:
+        return None
+    if any(ch in value for ch in "\r\n\x00\u2028\u2029"):
+        return None
+    header = email.policy.default.header_factory("From", value)
+    if header.defects or len(header.addresses) != 1:
+        return None
+    mailbox = header.addresses[0]
+    try:
+        normalized = normalize_address(mailbox.addr_spec)
+    except AddressError:
+        return None
+    name = mailbox.display_name.strip()
+    if any(ch in name for ch in "\r\n\x00\u2028\u2029"):  # e.g. from an encoded word
+        return None
+    return Mailbox(name, mailbox.addr_spec, normalized)

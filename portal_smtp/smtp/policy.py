@@ -62,6 +62,14 @@ NAT64_V6 = ipaddress.IPv6Network("64:ff9b::/96")
 DEFAULT_PORTS = frozenset({25, 465, 587, 2525})
 
 
+class InvalidEntry(ValueError):
+    """A malformed allow-list entry or port; ``entry`` is the offending text."""
+
+    def __init__(self, entry: str) -> None:
+        super().__init__(f"malformed allow-list entry: {entry!r}")
+        self.entry = entry
+
+
 class BlockedTarget(Exception):
     """The policy refuses a host, address or port; ``reason`` is for logs, not for users."""
 
@@ -134,6 +142,8 @@ class NetworkPolicy:
             if not entry:
                 continue
             host, port = _split_host_port(entry)
+            if not host or " " in host:
+                raise InvalidEntry(entry)
             if port is not None:
                 host_ports.add((_normalise_host(host), port))
                 continue
@@ -141,7 +151,7 @@ class NetworkPolicy:
                 networks.append(ipaddress.ip_network(host, strict=False))
             except ValueError:
                 if not host or " " in host or "/" in host:
-                    raise ValueError(f"malformed allow-list entry: {entry!r}") from None
+                    raise InvalidEntry(entry) from None
                 hosts.add(_normalise_host(host))
         port_set = {_port(p) for p in [*(list(ports) or DEFAULT_PORTS), *extra_ports]}
         return cls(frozenset(port_set), frozenset(hosts), tuple(networks), frozenset(host_ports))
@@ -178,9 +188,12 @@ class NetworkPolicy:
 
 
 def _port(value: int | str) -> int:
-    port = int(value)
+    try:
+        port = int(value)
+    except ValueError:
+        raise InvalidEntry(str(value)) from None
     if not 1 <= port <= 65535:
-        raise ValueError(f"port out of range: {value!r}")
+        raise InvalidEntry(str(value))
     return port
 
 

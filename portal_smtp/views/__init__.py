@@ -8,7 +8,7 @@ from .. import resource_dir
 
 def register_blueprints(app: Flask) -> None:
     """Register the module's blueprints (the test mailbox only outside production)."""
-    from . import devmail
+    from . import admin, devmail
 
     assets = Blueprint(
         "portal_smtp",
@@ -18,9 +18,22 @@ def register_blueprints(app: Flask) -> None:
         static_url_path="/portal_smtp/static",
     )
     app.register_blueprint(assets)
+    app.register_blueprint(admin.bp)
     if app.config["ENV"] != "production":
         app.register_blueprint(devmail.bp)
 
     @app.context_processor
     def navigation():
         return {"has_endpoint": lambda name: name in app.view_functions}
+
+    app.add_template_filter(plural)
+
+
+def plural(count: int, one: str, few: str, many: str) -> str:
+    """The Russian plural form for ``count``: 1 аккаунт, 2 аккаунта, 5 аккаунтов."""
+    count = abs(int(count))
+    if count % 10 == 1 and count % 100 != 11:
+        return one
+    if 2 <= count % 10 <= 4 and not 12 <= count % 100 <= 14:
+        return few
+    return many

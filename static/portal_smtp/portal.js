@@ -33,3 +33,58 @@
     }
   }, true);
 })();
+
+// Lists: «отметить все», «ОТМЕЧЕНО: n / m» and «ДЛЯ ВСЕХ».
+(function () {
+  "use strict";
+  function refreshCount(form) {
+    var counter = form.querySelector("[data-checked-count]");
+    if (!counter) { return; }
+    var forAll = form.querySelector("[data-for-all]");
+    if (forAll && forAll.checked) { counter.textContent = "все"; return; }
+    counter.textContent = form.querySelectorAll("[data-row-check]:checked").length;
+  }
+  document.addEventListener("change", function (event) {
+    var form = event.target.closest("form");
+    if (!form) { return; }
+    if (event.target.matches("[data-check-all]")) {
+      form.querySelectorAll("[data-row-check]").forEach(function (box) {
+        box.checked = event.target.checked;
+      });
+    }
+    if (event.target.matches("[data-check-all], [data-row-check], [data-for-all]")) {
+      refreshCount(form);
+    }
+  });
+})();
+
+// Long form submits (every save runs an SMTP check): block a second submit, say «Проверка…».
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (!form.matches("[data-busy-on-submit]") || event.defaultPrevented) { return; }
+  if (form.dataset.busy === "1") { event.preventDefault(); return; }
+  form.dataset.busy = "1";
+  form.classList.add("busy");
+  var submitter = event.submitter;
+  if (submitter && submitter.name) {
+    // Disabled buttons are not submitted: keep the pressed one's value.
+    var hidden = document.createElement("input");
+    hidden.type = "hidden"; hidden.name = submitter.name; hidden.value = submitter.value;
+    form.appendChild(hidden);
+  }
+  setTimeout(function () {
+    form.querySelectorAll("button").forEach(function (button) { button.disabled = true; });
+  }, 0);
+});
+
+// «Защита соединения» changes the port to its default unless the user typed another one.
+document.addEventListener("change", function (event) {
+  if (!event.target.matches("select[data-security]")) { return; }
+  var defaults = { ssl: "465", starttls: "587", none: "25" };
+  var port = event.target.form.querySelector("[data-port-for]");
+  if (!port) { return; }
+  var known = Object.values(defaults);
+  if (port.value === "" || known.indexOf(port.value) !== -1) {
+    port.value = defaults[event.target.value] || "";
+  }
+});

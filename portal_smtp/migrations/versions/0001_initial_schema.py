@@ -1,8 +1,8 @@
-"""initial schema: users and SMTP accounts
+"""initial schema
 
 Revision ID: 0001
 Revises: -
-Create Date: 2026-11-24 06:09:14.059756
+Create Date: 2026-11-24 06:20:11.589575
 
 """
 from alembic import op
@@ -42,8 +42,22 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_smtp_account'))
     )
     with op.batch_alter_table('portal_smtp_account', schema=None) as batch_op:
+        batch_op.create_index('ix_portal_smtp_account_active_id', ['active', 'id'], unique=False)
+        batch_op.create_index('ix_portal_smtp_account_host_id', ['host', 'id'], unique=False)
         batch_op.create_index('ix_portal_smtp_account_lookup', ['email_normalized', 'active'], unique=False)
 
+    op.create_table('portal_smtp_module_settings',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('enabled', sa.Boolean(), nullable=False),
+    sa.Column('send_test_letter', sa.Boolean(), nullable=False),
+    sa.Column('test_email', sa.String(length=254), nullable=False),
+    sa.Column('log_retention_days', sa.Integer(), nullable=False),
+    sa.Column('default_timeout', sa.Integer(), nullable=False),
+    sa.Column('allow_hosts', sa.Text(), nullable=False),
+    sa.Column('allow_ports', sa.Text(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_smtp_module_settings'))
+    )
     op.create_table('portal_smtp_user',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('username', sa.String(length=64), nullable=False),
@@ -60,7 +74,10 @@ def upgrade():
 
 def downgrade():
     op.drop_table('portal_smtp_user')
+    op.drop_table('portal_smtp_module_settings')
     with op.batch_alter_table('portal_smtp_account', schema=None) as batch_op:
         batch_op.drop_index('ix_portal_smtp_account_lookup')
+        batch_op.drop_index('ix_portal_smtp_account_host_id')
+        batch_op.drop_index('ix_portal_smtp_account_active_id')
 
     op.drop_table('portal_smtp_account')

@@ -1,0 +1,1 @@
+"""WTForms of the module; each form only validates input, services do the work."""

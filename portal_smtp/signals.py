@@ -1,0 +1,13 @@
+"""Signals the services send after they change something; other parts react to them."""
+from __future__ import annotations
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+#: An admin SMTP account was created or changed: ``sender=account``.
+account_saved = _signals.signal("portal-smtp-account-saved")
+#: Admin SMTP accounts were deleted: ``sender=None, ids=[...]``.
+accounts_deleted = _signals.signal("portal-smtp-accounts-deleted")
+#: The module settings changed: ``sender=settings``.
+module_settings_saved = _signals.signal("portal-smtp-module-settings-saved")

@@ -1,0 +1,18 @@
+"""URL map of «Сервисы → Отправка почты через SMTP» (administrators only)."""
+from __future__ import annotations
+
+from flask import Blueprint
+
+from . import admin_accounts as accounts
+from . import admin_settings as settings
+
+bp = Blueprint("smtp_admin", __name__, url_prefix="/admin/smtp")
+
+bp.add_url_rule("/settings", "settings", settings.edit, methods=["GET", "POST"])
+bp.add_url_rule("/accounts", "accounts", accounts.index)
+bp.add_url_rule("/accounts/count", "accounts_count", accounts.count)
+bp.add_url_rule("/accounts/group", "accounts_group", accounts.group_action, methods=["POST"])
+bp.add_url_rule("/accounts/new", "account_new", accounts.edit, methods=["GET", "POST"])
+bp.add_url_rule("/accounts/<int:account_id>", "account_edit", accounts.edit,
+                methods=["GET", "POST"])
+bp.add_url_rule("/accounts/check", "account_check", accounts.check, methods=["POST"])

@@ -1,0 +1,200 @@
+"""«SMTP-аккаунты»: the list with filters and group actions, the form and «Проверить»."""
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_htmx import make_response
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+
+from ..extensions import db, htmx, limiter
+from ..forms.accounts import AccountForm
+from ..models import SmtpAccount
+from ..services import accounts as service
+from ..smtp import InvalidSettings
+from .helpers import admin_required, render_page
+
+GROUP_ACTIONS = {"activate", "deactivate", "check", "delete"}
+#: A group «Проверить» runs in the request; more than this at once is refused.
+MAX_GROUP_CHECK = 50
+LIST_ARGS = ("active", "email", "server", "q", "sort", "dir", "size", "page")
+
+
+def _check_rate_key() -> str:
+    return f"user:{current_user.get_id()}"
+
+
+# --- the list -----------------------------------------------------------------------------
+
+class ListState:
+    """The list's state as the URL carries it: filter, sort, page and page size."""
+
+    def __init__(self, args) -> None:
+        self.filter = service.AccountFilter(
+            active=args.get("active", "") if args.get("active") in ("Y", "N") else "",
+            email=args.get("email", "")[:254],
+            server=args.get("server", "")[:253],
+            q=args.get("q", "")[:200],
+        )
+        sort = args.get("sort", "id")
+        self.sort = sort if sort in service.SORT_COLUMNS else "id"
+        self.descending = args.get("dir", "desc" if self.sort == "id" else "asc") == "desc"
+        size = args.get("size", type=int)
+        self.size = size if size in service.PAGE_SIZES else service.DEFAULT_PAGE_SIZE
+        self.page = max(1, min(args.get("page", 1, type=int) or 1, 1_000_000))
+        #: «ВСЕГО» was asked for without JavaScript (a plain link).
+        self.show_total = args.get("total") == "1"
+
+    def args(self, **changes) -> dict[str, object]:
+        """Query arguments of this state with ``changes``; defaults are left out."""
+        values = {
+            "active": self.filter.active, "email": self.filter.email,
+            "server": self.filter.server, "q": self.filter.q, "sort": self.sort,
+            "dir": "desc" if self.descending else "asc", "size": self.size, "page": self.page,
+        } | changes
+        defaults = {"sort": "id", "dir": "desc", "size": service.DEFAULT_PAGE_SIZE, "page": 1}
+        return {k: v for k, v in values.items() if v not in ("", None) and defaults.get(k) != v}
+
+    def url(self, **changes) -> str:
+        return url_for("smtp_admin.accounts", **self.args(**changes))
+
+    def query_string(self) -> str:
+        return urlencode(self.args())
+
+    def sort_url(self, key: str) -> str:
+        descending = not self.descending if key == self.sort else key == "id"
+        return self.url(sort=key, dir="desc" if descending else "asc", page=1)
+
+
+def _table(state: ListState, message: str = ""):
+    rows, has_next = service.list_page(state.filter, state.sort, state.descending, state.page,
+                                       state.size)
+    total = service.count_accounts(state.filter) if state.show_total else None
+    return {"rows": rows, "has_next": has_next, "state": state, "message": message,
+            "page_sizes": service.PAGE_SIZES, "total": total}
+
+
+@admin_required
+def index():
+    """«Список SMTP-аккаунтов» (the table alone for HTMX requests)."""
+    state = ListState(request.args)
+    return render_page("portal_smtp/admin/accounts/page.html",
+                       "portal_smtp/admin/accounts/_table.html", **_table(state))
+
+
+@admin_required
+def count():
+    """«ВСЕГО: n», counted only when asked."""
+    state = ListState(request.args)
+    total = service.count_accounts(state.filter)
+    return render_template("portal_smtp/admin/accounts/_count.html", total=total)
+
+
+def _selected_ids(state: ListState):
+    if request.form.get("for_all"):
+        return service.matching_ids(state.filter)
+    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
+    return select(SmtpAccount.id).where(SmtpAccount.id.in_(ids))
+
+
+@admin_required
+def group_action():
+    """Activate, deactivate, check or delete the checked rows or «ДЛЯ ВСЕХ»."""
+    state = ListState(MultiDict(parse_qsl(request.form.get("list_query", ""))))
+    action = request.form.get("action", "")
+    if action not in GROUP_ACTIONS:
+        abort(400)
+    ids = _selected_ids(state)
+    chosen = db.session.scalar(select(db.func.count()).select_from(ids.subquery())) or 0
+    if chosen == 0:
+        return _after_group(state, "Отметьте хотя бы один аккаунт.", "error")
+    if action == "delete" and not request.form.get("confirm"):
+        return _confirm_delete(state, chosen)
+    if action in ("activate", "deactivate"):
+        changed = service.set_active(ids, action == "activate")
+        word = "Активировано" if action == "activate" else "Деактивировано"
+        message = f"{word} аккаунтов: {changed}."
+    elif action == "delete":
+        message = f"Удалено аккаунтов: {service.delete_accounts(ids)}."
+    else:
+        if chosen > MAX_GROUP_CHECK:
+            return _after_group(state, f"Проверить можно не больше {MAX_GROUP_CHECK} "
+                                       f"аккаунтов за раз, отмечено {chosen}.", "error")
+        accounts = list(db.session.scalars(select(SmtpAccount).where(SmtpAccount.id.in_(ids))))
+        results = service.check_accounts(accounts)
+        passed = sum(result.ok for result in results)
+        message = f"Проверено аккаунтов: {len(results)}, успешно: {passed}, с ошибками: " \
+                  f"{len(results) - passed}."
+    db.session.commit()
+    return _after_group(state, message, "success")
+
+
+def _confirm_delete(state: ListState, chosen: int):
+    context = {"state": state, "chosen": chosen, "form": request.form}
+    if htmx:
+        body = render_template("portal_smtp/admin/accounts/_confirm_delete.html", **context)
+        return make_response(body, retarget="#modal-content", reswap="innerHTML")
+    return render_template("portal_smtp/admin/accounts/confirm_delete.html", **context)
+
+
+def _after_group(state: ListState, message: str, category: str):
+    if htmx:
+        body = render_template("portal_smtp/admin/accounts/_table.html",
+                               **_table(state, message), message_category=category)
+        return make_response(body, retarget="#accounts-table", reswap="outerHTML",
+                             trigger="closeModal")
+    flash(message, category)
+    return redirect(state.url())
+
+
+# --- the form -----------------------------------------------------------------------------
+
+@admin_required
+def edit(account_id: int | None = None):
+    """«Параметры SMTP-аккаунта»: every save is verified first; a failed check saves nothing."""
+    account = db.get_or_404(SmtpAccount, account_id) if account_id is not None else None
+    form = AccountForm(obj=account)
+    if account is not None and request.method == "GET":
+        form.password.data = ""
+    result = None
+    if form.validate_on_submit():
+        action = request.form.get("action", "save")
+        result = _verify_form(form, account)
+        if result is not None and result.ok and action != "check":
+            account = service.save_account(account, form.to_input(), result)
+            db.session.commit()
+            flash(f"SMTP-аккаунт {account.email} сохранён. {result.message}", "success")
+            if action == "apply":
+                return redirect(url_for(".account_edit", account_id=account.id))
+            if action == "save_add":
+                return redirect(url_for(".account_new"))
+            return redirect(url_for(".accounts"))
+    status = 422 if form.errors or (result is not None and not result.ok) else 200
+    page = render_template("portal_smtp/admin/accounts/form.html", form=form, account=account,
+                           result=result)
+    return page, status
+
+
+def _verify_form(form: AccountForm, account: SmtpAccount | None):
+    try:
+        return service.check_input(form.to_input(), account)
+    except InvalidSettings as error:
+        form.host.errors.append(str(error))
+        return None
+
+
+@admin_required
+@limiter.limit("20/minute", key_func=_check_rate_key)
+@limiter.limit("60/minute")
+def check():
+    """«Проверить» over HTMX: runs the check on the form's values and saves nothing."""
+    account_id = request.form.get("account_id", type=int)
+    account = db.session.get(SmtpAccount, account_id) if account_id else None
+    form = AccountForm()
+    result = None
+    if form.validate():
+        result = _verify_form(form, account)
+    return render_template("portal_smtp/admin/accounts/_check_result.html", form=form,
+                           result=result)
