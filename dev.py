@@ -131,9 +131,16 @@ def pytest(args: list[str], env: dict) -> None:
 
 def wheel_check() -> None:
     """Build the wheel, install it into a fresh venv and render a page from it."""
+    shutil.rmtree(ROOT / "build", ignore_errors=True)  # stale files would enter the wheel
     with tempfile.TemporaryDirectory(prefix="portal-wheel-") as tmp:
         folder = Path(tmp)
-        must(PYTHON, "-m", "build", "--wheel", "--outdir", folder / "dist", ROOT)
+        build = subprocess.run(
+            [str(PYTHON), "-m", "build", "--wheel", "--outdir", str(folder / "dist"), str(ROOT)],
+            capture_output=True, text=True,
+        )
+        if build.returncode != 0:
+            print(build.stdout, build.stderr)
+            sys.exit("building the wheel failed")
         wheel = next((folder / "dist").glob("portal_smtp-*.whl"))
         venv.EnvBuilder(with_pip=True).create(folder / "venv")
         fresh = folder / "venv" / "bin" / "python"

@@ -141,6 +141,13 @@ def _migrate(uri: str) -> None:
     app = create_app(_config(uri))
     with app.app_context():
         upgrade(directory=MIGRATIONS_DIR)
+    dispose(app)
+
+
+def dispose(app) -> None:
+    """Close every pooled connection of an extra app a test built."""
+    with app.app_context():
+        db.session.remove()
         db.engine.dispose()
 
 
@@ -313,3 +320,4 @@ def screenshot(page, name: str) -> str:
     path = os.path.join(ARTIFACTS, f"{name}.png")
     page.screenshot(path=path, full_page=True)
     return path
+

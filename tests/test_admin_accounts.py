@@ -211,6 +211,12 @@ def test_list_pages_sorts_and_keeps_state_in_the_url(admin, many):
     assert "page=2" in first and "sort=email" in first  # links keep the state
 
 
+def test_a_page_past_the_end_shows_the_last_page(admin, many):
+    page = admin.get("/admin/smtp/accounts?size=10&page=40").get_data(as_text=True)
+    assert len(rows(page)) == 5
+    assert '<strong aria-current="page">3</strong>' in page
+
+
 def test_filters_over_htmx_return_the_table_only(admin, many):
     response = admin.get("/admin/smtp/accounts?active=N", headers={"HX-Request": "true"})
     fragment = response.get_data(as_text=True)

@@ -12,6 +12,8 @@ from portal_smtp.config import ConfigurationError
 from portal_smtp.extensions import db
 from portal_smtp.models import SmtpAccount
 
+from .conftest import dispose
+
 SECRET = "Пароль-от-почты-2026"
 
 
@@ -59,9 +61,8 @@ def test_rotate_keys_reencrypts_under_the_newest_key(app, app_config):
     only_new = create_app({**app_config, "SMTP_KEYS": new_key})
     with only_new.app_context():
         assert db.session.get(SmtpAccount, account_id).password == SECRET
-        db.engine.dispose()
-    with rotated_app.app_context():
-        db.engine.dispose()
+    dispose(only_new)
+    dispose(rotated_app)
 
 
 def test_production_refuses_to_start_without_keys(app_config, tmp_path):

@@ -163,7 +163,8 @@ class AccountFilter:
     def apply(self, query: Select) -> Select:
         """Add this filter's conditions to ``query``."""
         if self.active in ("Y", "N"):
-            query = query.where(SmtpAccount.active.is_(self.active == "Y"))
+            # "= true", not "IS TRUE": only equality can use the (active, id) index.
+            query = query.where(SmtpAccount.active == (self.active == "Y"))
         if self.server.strip():
             query = query.where(SmtpAccount.host == self.server.strip().lower())
         if self.email.strip():

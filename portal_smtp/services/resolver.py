@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from email.headerregistry import Address
 from email.message import EmailMessage
 
-from sqlalchemy import select
+from sqlalchemy import select, true
 
 from ..extensions import db
 from ..models import SmtpAccount
@@ -22,7 +22,7 @@ def candidates(mailbox: Mailbox) -> Sequence[SmtpAccount]:
     """Active accounts whose address matches, highest id first."""
     query = (
         select(SmtpAccount)
-        .where(SmtpAccount.email_normalized == mailbox.normalized, SmtpAccount.active.is_(True))
+        .where(SmtpAccount.email_normalized == mailbox.normalized, SmtpAccount.active == true())
         .order_by(SmtpAccount.id.desc())
     )
     return db.session.scalars(query).all()

@@ -72,6 +72,12 @@ def _table(state: ListState, message: str = ""):
     rows, has_next = service.list_page(state.filter, state.sort, state.descending, state.page,
                                        state.size)
     total = service.count_accounts(state.filter) if state.show_total else None
+    if not rows and state.page > 1:
+        # A page past the end (rows deleted, a stale link): show the last page instead.
+        total = service.count_accounts(state.filter) if total is None else total
+        state.page = max(1, -(-total // state.size))
+        rows, has_next = service.list_page(state.filter, state.sort, state.descending,
+                                           state.page, state.size)
     return {"rows": rows, "has_next": has_next, "state": state, "message": message,
             "page_sizes": service.PAGE_SIZES, "total": total}
 
