@@ -18,7 +18,7 @@ from .config import load_config, setting, split_list
 from .crypto import SecretBox, box_for_app
 from .smtp import NetworkPolicy
 
-__all__ = ["PortalSmtp", "create_app"]
+__all__ = ["PortalSmtp", "create_app", "send_mail"]
 __version__ = "0.1.0"
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -98,3 +98,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     init_portal(app)
     PortalSmtp(app)
     return app
+
+
+def send_mail(message, *, mailing=False, sender=None, commit=True, **kwargs) -> int:
+    """Queue ``message`` in the outbox and return its id (see :mod:`.services.outbox`)."""
+    from .services.outbox import send_mail as queue
+
+    return queue(message, mailing=mailing, sender=sender, commit=commit, **kwargs)

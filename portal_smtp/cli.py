@@ -275,3 +275,78 @@ def resolve_command(from_header: str, mailing: bool) -> None:
         click.echo(f"Не найден SMTP-аккаунт для отправителя {from_header}", err=True)
         sys.exit(1)
     click.echo(account.id)
+
+
+@smtp_cli.command("send")
+@click.option("--from", "sender", required=True, help="The From header.")
+@click.option("--to", "recipients", multiple=True, required=True, help="A recipient (repeat).")
+@click.option("--subject", required=True)
+@click.option("--body", default=None, help="Plain-text body.")
+@click.option("--body-file", type=click.File("r", encoding="utf-8"), default=None)
+@click.option("--mailing", is_flag=True, help="The letter belongs to a mass mailing.")
+@with_appcontext
+def send_command(sender, recipients, subject, body, body_file, mailing) -> None:
+    """Queue a letter in the outbox; prints its id."""
+    from email.message import EmailMessage
+
+    from .services.outbox import SendRefused, send_mail
+
+    if (body is None) == (body_file is None):
+        raise click.UsageError("Укажите ровно одно из --body и --body-file.")
+    letter = EmailMessage()
+    try:
+        letter["From"] = sender
+        letter["To"] = ", ".join(recipients)
+        letter["Subject"] = subject
+    except (ValueError, TypeError) as error:  # email refuses CR/LF in a header value
+        raise click.ClickException(f"Некорректный заголовок: {error}") from None
+    letter.set_content(body if body is not None else body_file.read())
+    try:
+        letter_id = send_mail(letter, mailing=mailing)
+    except SendRefused as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(letter_id)
+
+
+@smtp_cli.command("worker")
+@click.option("--once", is_flag=True, help="Return when nothing is due.")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=1, help="Worker threads.")
+@with_appcontext
+def worker_command(once: bool, concurrency: int) -> None:
+    """Send what the outbox holds; stops gracefully on SIGTERM or Ctrl+C."""
+    import signal
+
+    from .services.delivery import run_workers
+
+    stop = threading.Event()
+
+    def request_stop(signum, frame) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM,
+                                                                   signal.SIGINT)}
+    try:
+        processed = run_workers(current_app._get_current_object(), concurrency, once, stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    click.echo(f"Обработано писем: {processed}.")
+
+
+@smtp_cli.command("logs")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--status", type=click.Choice(["queued", "sending", "deferred", "sent", "failed"]))
+@click.option("--limit", type=click.IntRange(1, 100000), default=1000)
+@with_appcontext
+def logs_command(as_json: bool, status: str | None, limit: int) -> None:
+    """Letters of the outbox with their latest state, newest first."""
+    from .services.send_logs import letters_for_cli
+
+    rows = letters_for_cli(status, limit)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    for row in rows:
+        click.echo(f"{row['id']:>7} {row['status']:<9} {row['from']} → {', '.join(row['to'])} "
+                   f"«{row['subject']}» попыток: {row['attempts']}"
+                   + (f" — {row['error']}" if row["error"] else ""))

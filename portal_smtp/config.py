@@ -35,6 +35,13 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_DEVMAIL_HOST": "127.0.0.1",
     "SMTP_DEVMAIL_PORT": 2525,
     "SMTP_DEVMAIL_DIR": None,  # None: <instance>/devmail
+    # Outbox workers (SPEC §11).
+    "SMTP_WORKER_BATCH": 20,  # letters one worker claims at a time
+    "SMTP_LEASE_SECONDS": 300,  # a claim older than this is recovered by another worker
+    "SMTP_MAX_ATTEMPTS": 8,  # temporary failures retried this many times, then failed
+    "SMTP_RETRY_BASE_SECONDS": 30,  # first retry delay; doubles each time, ±20% jitter
+    "SMTP_RETRY_MAX_SECONDS": 3600,
+    "SMTP_WORKER_IDLE_SECONDS": 2.0,  # how long an idle worker waits before looking again
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": True,
 }

@@ -11,3 +11,7 @@ account_saved = _signals.signal("portal-smtp-account-saved")
 accounts_deleted = _signals.signal("portal-smtp-accounts-deleted")
 #: The module settings changed: ``sender=settings``.
 module_settings_saved = _signals.signal("portal-smtp-module-settings-saved")
+#: A letter was stored in the outbox: ``sender=letter``.
+letter_queued = _signals.signal("portal-smtp-letter-queued")
+#: A delivery attempt finished: ``sender=None, outbox_id=…, status=…``.
+letter_attempted = _signals.signal("portal-smtp-letter-attempted")

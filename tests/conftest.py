@@ -24,7 +24,11 @@ from .certs import make_certificates
 from .servers import (
     AioServer,
     BlackHole,
+    DroppingHandler,
+    FlakyHandler,
+    RejectingHandler,
     ScriptedServer,
+    SlowHandler,
     check_login,
     free_port,
     refuse_service,
@@ -78,6 +82,10 @@ def smtp(certificates):
             auth_require_tls=False,
             auth_exclude_mechanism=["PLAIN", "LOGIN"],
         ),
+        "flaky": AioServer("flaky", FlakyHandler()),
+        "rejecting": AioServer("rejecting", RejectingHandler()),
+        "dropping": AioServer("dropping", DroppingHandler()),
+        "slow": AioServer("slow", SlowHandler()),
     }
     raw = {
         "blackhole": BlackHole(),

@@ -7,6 +7,7 @@ that trickles one byte at a time, and one that refuses service in its greeting.
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import hmac
@@ -78,7 +79,7 @@ class RecordingHandler:
                     list(envelope.rcpt_tos),
                     envelope.original_content or envelope.content,
                     session.host_name,
-                    session.login_data.decode() if session.login_data else None,
+                    _login_of(session),
                 )
             )
         return "250 2.0.0 Queued"
@@ -119,7 +120,13 @@ def check_login(server, session, envelope, mechanism, auth_data):
         return AuthResult(success=False, handled=False)
     login = auth_data.login.decode("utf-8")
     ok = USERS.get(login) is not None and USERS[login].encode("utf-8") == auth_data.password
-    return AuthResult(success=ok, handled=False)
+    return AuthResult(success=ok, handled=False,
+                      auth_data=LoginPassword(auth_data.login, b"") if ok else None)
+
+
+def _login_of(session) -> str | None:
+    data = getattr(session, "auth_data", None)
+    return data.login.decode("utf-8") if isinstance(data, LoginPassword) else None
 
 
 def free_port() -> int:
@@ -141,8 +148,8 @@ class Endpoint:
 class AioServer:
     """An aiosmtpd server on a free loopback port."""
 
-    def __init__(self, name: str, **kwargs) -> None:
-        self.handler = RecordingHandler()
+    def __init__(self, name: str, handler: RecordingHandler | None = None, **kwargs) -> None:
+        self.handler = handler or RecordingHandler()
         self.port = free_port()
         self.controller = Controller(
             self.handler, hostname="127.0.0.1", port=self.port, ident="test ESMTP", **kwargs
@@ -218,3 +225,57 @@ def server_tls_context(cert: str, key: str) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     return context
+
+
+class FlakyHandler(RecordingHandler):
+    """Answers 451 to the first DATA of every letter, accepts the second (by Message-ID)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    async def handle_DATA(self, server, session, envelope):
+        message_id = message_from_bytes(envelope.content, policy=policy.default)["Message-ID"]
+        if message_id not in self.seen:
+            self.seen.add(message_id)
+            return "451 4.3.0 Temporary local problem, try again"
+        return await super().handle_DATA(server, session, envelope)
+
+    def clear(self) -> None:
+        super().clear()
+        self.seen.clear()
+
+
+class RejectingHandler(RecordingHandler):
+    """Refuses every letter permanently at DATA."""
+
+    async def handle_DATA(self, server, session, envelope):
+        return "550 5.7.1 Message rejected as spam"
+
+
+class DroppingHandler(RecordingHandler):
+    """Closes the connection right after every third delivered letter."""
+
+    async def handle_DATA(self, server, session, envelope):
+        reply = await super().handle_DATA(server, session, envelope)
+        session.delivered = getattr(session, "delivered", 0) + 1
+        if session.delivered % 3 == 0:
+            asyncio.get_running_loop().call_later(0.01, server.transport.close)
+        return reply
+
+
+class SlowHandler(RecordingHandler):
+    """Takes a while over every letter (delivered before the reply, as real servers do)."""
+
+    delay = 0.3
+
+    async def handle_DATA(self, server, session, envelope):
+        reply = await super().handle_DATA(server, session, envelope)
+        await asyncio.sleep(self.delay)
+        return reply
+
+
+def message_ids(handler: RecordingHandler) -> list[str]:
+    """Message-IDs of every letter the server received (duplicates kept)."""
+    with handler.lock:
+        return [str(r.message["Message-ID"]) for r in handler.received]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, String, Text
+from sqlalchemy import Float, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -47,7 +47,7 @@ class SmtpAccount(CheckStatusMixin, db.Model):
     #: «Пароль» (or the OAuth access token), encrypted at rest.
     password: Mapped[str | None] = mapped_column(EncryptedText)
     #: Seconds each network step may take; None uses the module's default.
-    timeout: Mapped[float | None]
+    timeout: Mapped[float | None] = mapped_column(Float)
     #: Verify the server certificate (only an administrator may turn this off).
     verify_tls: Mapped[bool] = mapped_column(default=True)
     #: «Искать в первую очередь для рассылок».

@@ -19,8 +19,6 @@ from ..smtp.addresses import normalize_address
 from .module_settings import get_module_settings
 from .verification import plan_check, verify, verify_many
 
-PAGE_SIZES = (10, 20, 50, 100, 200)
-DEFAULT_PAGE_SIZE = 20
 #: Sort keys of the list and the columns they order by.
 SORT_COLUMNS = {
     "id": SmtpAccount.id,

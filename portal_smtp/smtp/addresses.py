@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import email.policy
+from email import errors
 from typing import NamedTuple
 
 import email_validator
@@ -67,7 +68,8 @@ def parse_from_header(value: str) -> Mailbox | None:
     if any(ch in value for ch in "\r\n\x00\u2028\u2029"):
         return None
     header = email.policy.default.header_factory("From", value)
-    if header.defects or len(header.addresses) != 1:
+    defects = [d for d in header.defects if not isinstance(d, errors.NonASCIILocalPartDefect)]
+    if defects or len(header.addresses) != 1:
         return None
     mailbox = header.addresses[0]
     try:

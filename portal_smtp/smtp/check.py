@@ -192,10 +192,8 @@ def check(
     """
     started = time.monotonic()
     recipient = recipient or sender
-    secrets = (settings.password,)
     watchdog = Watchdog()
     watchdog.arm(settings.timeout)
-    code, reply, detail, address = "ok", "", "", ""
     smtp = None
     try:
         try:
@@ -231,22 +229,30 @@ def check(
     except BaseException as error:  # classify every failure; re-raise only real interrupts
         if isinstance(error, KeyboardInterrupt | SystemExit):
             raise
-        code, reply, detail, address = _classify(error, watchdog, settings, secrets)
+        return failure_result(error, watchdog, settings, started)
     finally:
         if smtp is not None:
             smtp.close()
         watchdog.close()
-    if code == "ok":
-        message = OK_MESSAGE
-        if send_test_letter:
-            message += f" Тестовое письмо отправлено на {recipient}."
-        return _result(True, "ok", message, "", started)
+    message = OK_MESSAGE
+    if send_test_letter:
+        message += f" Тестовое письмо отправлено на {recipient}."
+    return _result(True, "ok", message, "", started)
+
+
+def failure_result(error: BaseException, watchdog: Watchdog, settings: SmtpSettings,
+                   started: float | None = None) -> CheckResult:
+    """The verdict for a failure while talking to the server of ``settings``.
+
+    Used by the check and by the outbox workers, so both explain failures the same way.
+    """
+    code, reply, detail, address = _classify(error, watchdog, settings, (settings.password,))
     message = _message(code, settings, detail=detail, address=address)
     if code in ("timeout", "tls", "unexpected", "refused"):
         message += _port_hint(settings)
     if reply:
         message += f" Ответ сервера: {reply}"
-    return _result(False, code, message, reply, started)
+    return _result(False, code, message, reply, started or time.monotonic())
 
 
 def _result(ok: bool, code: str, message: str, reply: str, started: float) -> CheckResult:

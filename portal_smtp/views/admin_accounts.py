@@ -1,7 +1,8 @@
 """«SMTP-аккаунты»: the list with filters and group actions, the form and «Проверить»."""
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlencode
+from typing import ClassVar
+from urllib.parse import parse_qsl
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_htmx import make_response
@@ -15,11 +16,11 @@ from ..models import SmtpAccount
 from ..services import accounts as service
 from ..smtp import InvalidSettings
 from .helpers import admin_required, render_page
+from .listing import PAGE_SIZES, ListState
 
 GROUP_ACTIONS = {"activate", "deactivate", "check", "delete"}
 #: A group «Проверить» runs in the request; more than this at once is refused.
 MAX_GROUP_CHECK = 50
-LIST_ARGS = ("active", "email", "server", "q", "sort", "dir", "size", "page")
 
 
 def _check_rate_key() -> str:
@@ -28,44 +29,18 @@ def _check_rate_key() -> str:
 
 # --- the list -----------------------------------------------------------------------------
 
-class ListState:
-    """The list's state as the URL carries it: filter, sort, page and page size."""
+class AccountListState(ListState):
+    """«Список SMTP-аккаунтов» as its URL carries it."""
+
+    endpoint = "smtp_admin.accounts"
+    fields: ClassVar[dict[str, int]] = {"active": 1, "email": 254, "server": 253, "q": 200}
+    sorts = tuple(service.SORT_COLUMNS)
 
     def __init__(self, args) -> None:
-        self.filter = service.AccountFilter(
-            active=args.get("active", "") if args.get("active") in ("Y", "N") else "",
-            email=args.get("email", "")[:254],
-            server=args.get("server", "")[:253],
-            q=args.get("q", "")[:200],
-        )
-        sort = args.get("sort", "id")
-        self.sort = sort if sort in service.SORT_COLUMNS else "id"
-        self.descending = args.get("dir", "desc" if self.sort == "id" else "asc") == "desc"
-        size = args.get("size", type=int)
-        self.size = size if size in service.PAGE_SIZES else service.DEFAULT_PAGE_SIZE
-        self.page = max(1, min(args.get("page", 1, type=int) or 1, 1_000_000))
-        #: «ВСЕГО» was asked for without JavaScript (a plain link).
-        self.show_total = args.get("total") == "1"
-
-    def args(self, **changes) -> dict[str, object]:
-        """Query arguments of this state with ``changes``; defaults are left out."""
-        values = {
-            "active": self.filter.active, "email": self.filter.email,
-            "server": self.filter.server, "q": self.filter.q, "sort": self.sort,
-            "dir": "desc" if self.descending else "asc", "size": self.size, "page": self.page,
-        } | changes
-        defaults = {"sort": "id", "dir": "desc", "size": service.DEFAULT_PAGE_SIZE, "page": 1}
-        return {k: v for k, v in values.items() if v not in ("", None) and defaults.get(k) != v}
-
-    def url(self, **changes) -> str:
-        return url_for("smtp_admin.accounts", **self.args(**changes))
-
-    def query_string(self) -> str:
-        return urlencode(self.args())
-
-    def sort_url(self, key: str) -> str:
-        descending = not self.descending if key == self.sort else key == "id"
-        return self.url(sort=key, dir="desc" if descending else "asc", page=1)
+        super().__init__(args)
+        if self.values["active"] not in ("Y", "N"):
+            self.values["active"] = ""
+        self.filter = service.AccountFilter(**self.values)
 
 
 def _table(state: ListState, message: str = ""):
@@ -75,17 +50,17 @@ def _table(state: ListState, message: str = ""):
     if not rows and state.page > 1:
         # A page past the end (rows deleted, a stale link): show the last page instead.
         total = service.count_accounts(state.filter) if total is None else total
-        state.page = max(1, -(-total // state.size))
+        state.page = state.last_page(total)
         rows, has_next = service.list_page(state.filter, state.sort, state.descending,
                                            state.page, state.size)
     return {"rows": rows, "has_next": has_next, "state": state, "message": message,
-            "page_sizes": service.PAGE_SIZES, "total": total}
+            "page_sizes": PAGE_SIZES, "total": total}
 
 
 @admin_required
 def index():
     """«Список SMTP-аккаунтов» (the table alone for HTMX requests)."""
-    state = ListState(request.args)
+    state = AccountListState(request.args)
     return render_page("portal_smtp/admin/accounts/page.html",
                        "portal_smtp/admin/accounts/_table.html", **_table(state))
 
@@ -93,7 +68,7 @@ def index():
 @admin_required
 def count():
     """«ВСЕГО: n», counted only when asked."""
-    state = ListState(request.args)
+    state = AccountListState(request.args)
     total = service.count_accounts(state.filter)
     return render_template("portal_smtp/admin/accounts/_count.html", total=total)
 
@@ -108,7 +83,7 @@ def _selected_ids(state: ListState):
 @admin_required
 def group_action():
     """Activate, deactivate, check or delete the checked rows or «ДЛЯ ВСЕХ»."""
-    state = ListState(MultiDict(parse_qsl(request.form.get("list_query", ""))))
+    state = AccountListState(MultiDict(parse_qsl(request.form.get("list_query", ""))))
     action = request.form.get("action", "")
     if action not in GROUP_ACTIONS:
         abort(400)

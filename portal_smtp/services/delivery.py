@@ -1,0 +1,471 @@
+"""Outbox workers (SPEC §11): claim due letters, send them over reused SMTP connections,
+retry temporary failures with backoff, and log every attempt.
+
+A letter is claimed with a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), marked
+``sending`` and committed before its DATA goes out, and its outcome is committed right after
+— in the same commit that marks the next letter. A letter found in ``sending`` after its
+lease expired is not sent again: it is failed as «возможно, отправлено» so that an
+administrator decides, and no recipient gets it twice.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import smtplib
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from flask import Flask
+from sqlalchemy import delete, insert, or_, select, update
+
+from ..config import setting
+from ..extensions import db
+from ..models import OutboxMessage, OutboxStatus, SendLog
+from ..signals import letter_attempted
+from ..smtp.check import _clean_reply, failure_result
+from ..smtp.connection import PortalSMTP, Watchdog, open_session
+from ..timeutil import utcnow
+from .module_settings import effective_policy, get_module_settings
+from .outbox import no_transport_message
+from .transports import Transport, choose_transport, load_transport
+
+log = logging.getLogger(__name__)
+
+DUE = (OutboxStatus.QUEUED.value, OutboxStatus.DEFERRED.value)
+POSSIBLY_SENT = ("Обработчик остановился во время отправки: письмо могло быть доставлено. "
+                 "Чтобы не отправить его дважды, оно не отправляется повторно само; проверьте "
+                 "у получателя и при необходимости нажмите «Повторить».")
+#: Codes of connection failures worth retrying later.
+TEMPORARY_CODES = {"dns", "refused", "timeout"}
+#: A connection idle longer than this is checked with RSET before it is reused.
+IDLE_CHECK_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    """Worker settings, read from the app configuration."""
+
+    batch_size: int = 20
+    lease_seconds: int = 300
+    max_attempts: int = 8
+    retry_base: float = 30.0
+    retry_max: float = 3600.0
+    idle_seconds: float = 2.0
+
+    @classmethod
+    def from_app(cls) -> DeliveryConfig:
+        return cls(
+            batch_size=int(setting("SMTP_WORKER_BATCH")),
+            lease_seconds=int(setting("SMTP_LEASE_SECONDS")),
+            max_attempts=int(setting("SMTP_MAX_ATTEMPTS")),
+            retry_base=float(setting("SMTP_RETRY_BASE_SECONDS")),
+            retry_max=float(setting("SMTP_RETRY_MAX_SECONDS")),
+            idle_seconds=float(setting("SMTP_WORKER_IDLE_SECONDS")),
+        )
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds before the next try: exponential with ±20% jitter."""
+        delay = min(self.retry_max, self.retry_base * 2 ** max(0, attempt - 1))
+        return delay * random.uniform(0.8, 1.2)
+
+
+@dataclass
+class Outcome:
+    """How one delivery attempt ended."""
+
+    status: str  # sent, deferred or failed
+    error: str = ""
+    reply: str = ""
+    smtp_code: int | None = None
+    refused: dict[str, str] = field(default_factory=dict)
+    #: The connection itself failed: other letters of this transport in the batch wait.
+    connect_failure: bool = False
+
+
+class ConnectionLost(Exception):
+    """The server went away in the middle of a transaction."""
+
+
+# --- connections ------------------------------------------------------------------------
+
+@dataclass
+class _Session:
+    smtp: PortalSMTP
+    watchdog: Watchdog
+    settings: object
+    used_at: float
+
+
+class Connections:
+    """One open SMTP session per transport, reused for many letters."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[tuple[str, int], _Session] = {}
+        self._policy = effective_policy()
+        self._ehlo = setting("SMTP_EHLO_HOSTNAME")
+
+    def get(self, transport: Transport) -> tuple[_Session, bool]:
+        """A live session for ``transport`` and whether it was reused."""
+        key = (transport.type, transport.id)
+        session = self._sessions.get(key)
+        if session is not None and session.settings != transport.settings:
+            self.drop(key, quit_first=True)  # the account was edited: reconnect
+            session = None
+        if session is not None:
+            if time.monotonic() - session.used_at > IDLE_CHECK_SECONDS and not _alive(session):
+                self.drop(key)
+                session = None
+            else:
+                return session, True
+        watchdog = Watchdog()
+        watchdog.arm(transport.settings.timeout)
+        try:
+            smtp = open_session(transport.settings, policy=self._policy, watchdog=watchdog,
+                                ehlo_hostname=self._ehlo)
+        except BaseException:
+            watchdog.close()
+            raise
+        watchdog.disarm()
+        session = _Session(smtp, watchdog, transport.settings, time.monotonic())
+        self._sessions[key] = session
+        return session, False
+
+    def drop(self, key: tuple[str, int], quit_first: bool = False) -> None:
+        """Forget a session, closing it."""
+        session = self._sessions.pop(key, None)
+        if session is None:
+            return
+        if quit_first:
+            session.watchdog.arm(5)
+            with contextlib.suppress(smtplib.SMTPException, OSError):  # leaving anyway
+                session.smtp.quit()
+        session.smtp.close()
+        session.watchdog.close()
+
+    def close_all(self) -> None:
+        """QUIT every session (a graceful stop)."""
+        for key in list(self._sessions):
+            self.drop(key, quit_first=True)
+
+
+def _alive(session: _Session) -> bool:
+    session.watchdog.arm(session.settings.timeout)
+    try:
+        return session.smtp.rset()[0] == 250
+    except (smtplib.SMTPException, OSError):
+        return False
+    finally:
+        session.watchdog.disarm()
+
+
+# --- one letter ---------------------------------------------------------------------------
+
+def _deadline(transport: Transport, size: int) -> float:
+    """Wall-clock budget for one letter: three steps' timeouts plus time for its size."""
+    return transport.settings.timeout * 3 + size / (100 * 1024)
+
+
+def _response_outcome(code: int, text: bytes | str, what: str, secret: str) -> Outcome:
+    reply = _clean_reply(code, text, (secret,))
+    status = "deferred" if 400 <= code < 500 else "failed"
+    return Outcome(status, f"{what} Ответ сервера: {reply}", reply, code)
+
+
+def transmit(connections: Connections, transport: Transport, letter) -> Outcome:
+    """Send one letter through ``transport``; reconnect once if a reused connection died."""
+    key = (transport.type, transport.id)
+    recipients = letter.recipients.splitlines()
+    options = [] if letter.envelope_from.isascii() and all(r.isascii() for r in recipients) \
+        else ["SMTPUTF8"]
+    secret = transport.settings.password
+    for _ in range(2):
+        try:
+            session, reused = connections.get(transport)
+        except BaseException as error:
+            if isinstance(error, KeyboardInterrupt | SystemExit):
+                raise
+            result = failure_result(error, Watchdog(), transport.settings)
+            temporary = result.code in TEMPORARY_CODES or result.reply[:1] == "4"
+            return Outcome("deferred" if temporary else "failed", result.message, result.reply,
+                           connect_failure=True)
+        session.watchdog.arm(_deadline(transport, len(letter.raw)))
+        try:
+            refused = session.smtp.sendmail(letter.envelope_from, recipients, letter.raw,
+                                            mail_options=options)
+        except smtplib.SMTPRecipientsRefused as error:
+            return _all_refused(error.recipients, secret)
+        except smtplib.SMTPSenderRefused as error:
+            return _response_outcome(error.smtp_code, error.smtp_error,
+                                     "Сервер отклонил адрес отправителя.", secret)
+        except smtplib.SMTPDataError as error:
+            return _response_outcome(error.smtp_code, error.smtp_error,
+                                     "Сервер не принял письмо.", secret)
+        except smtplib.SMTPNotSupportedError:
+            return Outcome("failed", "Сервер не поддерживает SMTPUTF8: адреса с не-ASCII "
+                                     "символами через него отправить нельзя.")
+        except (smtplib.SMTPServerDisconnected, OSError) as error:
+            connections.drop(key)
+            if reused and not session.watchdog.expired:
+                continue  # the server closed an idle connection: one fresh try
+            result = failure_result(error, session.watchdog, transport.settings)
+            return Outcome("deferred", "Соединение с сервером прервалось во время отправки. "
+                           + result.message, result.reply)
+        except smtplib.SMTPResponseException as error:
+            return _response_outcome(error.smtp_code, error.smtp_error, "Ошибка SMTP.", secret)
+        finally:
+            session.watchdog.disarm()
+            session.used_at = time.monotonic()
+        return Outcome("sent", refused={
+            address: _clean_reply(code, text, (secret,)) for address, (code, text)
+            in refused.items()})
+    return Outcome("deferred", "Не удалось восстановить соединение с сервером.")
+
+
+def _all_refused(refused: dict, secret: str) -> Outcome:
+    lines = {a: _clean_reply(code, text, (secret,)) for a, (code, text) in refused.items()}
+    temporary = all(400 <= code < 500 for code, _ in refused.values())
+    detail = "; ".join(f"{address}: {reply}" for address, reply in lines.items())
+    return Outcome("deferred" if temporary else "failed",
+                   f"Сервер отклонил всех получателей: {detail}", detail,
+                   next(iter(refused.values()))[0], lines)
+
+
+# --- the worker ---------------------------------------------------------------------------
+
+class Worker:
+    """One worker thread's loop over the outbox."""
+
+    def __init__(self, app: Flask, name: str, stop: threading.Event,
+                 maintenance: bool = False) -> None:
+        self.app = app
+        self.name = name
+        self.stop = stop
+        self.maintenance = maintenance
+        self.processed = 0
+        self._last_maintenance = 0.0
+
+    def run(self, once: bool = False) -> int:
+        """Loop until stopped (or, with ``once``, until nothing is due)."""
+        with self.app.app_context():
+            config = DeliveryConfig.from_app()
+            connections = Connections()
+            try:
+                while not self.stop.is_set():
+                    if self.maintenance:
+                        self._maintain()
+                    ids = claim(self.name, config)
+                    if not ids:
+                        if once:
+                            break
+                        self.stop.wait(config.idle_seconds)
+                        continue
+                    self.processed += self._process(ids, config, connections)
+            finally:
+                db.session.rollback()
+                release(self.name)
+                db.session.commit()
+                connections.close_all()
+                db.session.remove()
+        return self.processed
+
+    def _maintain(self) -> None:
+        if time.monotonic() - self._last_maintenance < 60:
+            return
+        self._last_maintenance = time.monotonic()
+        recovered = recover_expired()
+        removed = apply_retention()
+        db.session.commit()
+        if recovered or removed:
+            log.info("Outbox maintenance: %s recovered, %s removed", recovered, removed)
+
+    def _process(self, ids: list[int], config: DeliveryConfig,
+                 connections: Connections) -> int:
+        # Plain rows, not ORM objects: the commit after each letter must not expire them.
+        columns = [getattr(OutboxMessage, name) for name in LETTER_COLUMNS]
+        letters = db.session.execute(
+            select(*columns).where(OutboxMessage.id.in_(ids))
+            .order_by(OutboxMessage.transport_type, OutboxMessage.transport_id, OutboxMessage.id)
+        ).all()
+        transports: dict[tuple[str, int | None], Transport | None] = {}
+        unreachable: dict[tuple[str, int], Outcome] = {}
+        done = 0
+        for letter in letters:
+            if self.stop.is_set():
+                break
+            key = (letter.transport_type, letter.transport_id)
+            if key not in transports:
+                transports[key] = load_transport(*key)
+            transport = transports[key] or reroute(letter)
+            if not mark_sending(letter.id, self.name, config):
+                continue
+            db.session.commit()  # also commits the previous letter's outcome
+            started = time.monotonic()
+            if transport is None:
+                outcome = Outcome("failed", no_transport_message(letter.from_header))
+            elif (transport.type, transport.id) in unreachable:
+                outcome = unreachable[(transport.type, transport.id)]
+            else:
+                outcome = transmit(connections, transport, letter)
+                if outcome.connect_failure:  # do not wait for a dead server once per letter
+                    unreachable[(transport.type, transport.id)] = outcome
+            record(letter, outcome, transport, config, time.monotonic() - started)
+            done += 1
+        db.session.commit()
+        db.session.expunge_all()
+        return done
+
+
+LETTER_COLUMNS = ("id", "transport_type", "transport_id", "from_header", "mailing",
+                  "envelope_from", "recipients", "raw", "attempts")
+
+
+def claim(worker: str, config: DeliveryConfig) -> list[int]:
+    """Lease up to a batch of due letters to ``worker``; returns their ids (committed)."""
+    now = utcnow()
+    due = (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.status.in_(DUE), OutboxMessage.next_attempt_at <= now,
+               or_(OutboxMessage.claimed_by.is_(None), OutboxMessage.lease_until < now))
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(config.batch_size)
+    )
+    if db.engine.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    ids = db.session.scalars(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(due.scalar_subquery()))
+        .values(claimed_by=worker, lease_until=now + timedelta(seconds=config.lease_seconds))
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    db.session.commit()
+    return list(ids)
+
+
+def mark_sending(letter_id: int, worker: str, config: DeliveryConfig) -> bool:
+    """Mark a claimed letter ``sending`` (not yet committed); False if the claim was lost."""
+    result = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == letter_id, OutboxMessage.claimed_by == worker,
+               OutboxMessage.status.in_(DUE))
+        .values(status=OutboxStatus.SENDING.value, attempts=OutboxMessage.attempts + 1,
+                lease_until=utcnow() + timedelta(seconds=config.lease_seconds))
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def reroute(letter) -> Transport | None:
+    """The letter's transport is gone or off: choose again through the resolver."""
+    key = choose_transport(letter.from_header, mailing=letter.mailing)
+    if key is None:
+        return None
+    transport = load_transport(*key)
+    if transport is not None:
+        db.session.execute(update(OutboxMessage).where(OutboxMessage.id == letter.id)
+                           .values(transport_type=key[0], transport_id=key[1])
+                           .execution_options(synchronize_session=False))
+    return transport
+
+
+def record(letter, outcome: Outcome, transport: Transport | None,
+           config: DeliveryConfig, elapsed: float) -> None:
+    """Store the outcome of one attempt and its log entry (the caller commits)."""
+    now = utcnow()
+    attempt = letter.attempts + 1
+    values: dict[str, object] = {"claimed_by": None, "lease_until": None,
+                                 "last_reply": outcome.reply, "last_error": outcome.error}
+    status = outcome.status
+    if status == "deferred" and attempt >= config.max_attempts:
+        status = "failed"
+        values["last_error"] = f"{outcome.error} Исчерпано число попыток ({attempt})."
+    if status == "deferred":
+        values["next_attempt_at"] = now + timedelta(seconds=config.backoff(attempt))
+    if status == "sent":
+        values["sent_at"] = now
+        values["refused_recipients"] = "\n".join(f"{a}: {r}" for a, r in outcome.refused.items())
+        if outcome.refused:
+            values["last_error"] = "Часть получателей отклонена: " + "; ".join(
+                f"{a} ({r})" for a, r in outcome.refused.items())
+    values["status"] = status
+    db.session.execute(update(OutboxMessage).where(OutboxMessage.id == letter.id)
+                       .values(**values).execution_options(synchronize_session=False))
+    db.session.execute(insert(SendLog).values(
+        outbox_id=letter.id, attempted_at=now, attempt=attempt, status=status,
+        transport_type=transport.type if transport else "",
+        transport_id=transport.id if transport else None,
+        account_label=transport.label[:600] if transport else "",
+        smtp_code=outcome.smtp_code, server_reply=outcome.reply,
+        error=str(values["last_error"]), duration_ms=int(elapsed * 1000),
+    ))
+    letter_attempted.send(None, outbox_id=letter.id, status=status)
+
+
+def release(worker: str) -> int:
+    """Give back letters ``worker`` claimed but did not start (a graceful stop)."""
+    return db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.claimed_by == worker, OutboxMessage.status.in_(DUE))
+        .values(claimed_by=None, lease_until=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def recover_expired() -> int:
+    """Fail letters left in ``sending`` past their lease as «возможно, отправлено»."""
+    now = utcnow()
+    stuck = select(OutboxMessage.id, OutboxMessage.attempts).where(
+        OutboxMessage.status == OutboxStatus.SENDING.value, OutboxMessage.lease_until < now)
+    if db.engine.dialect.name == "postgresql":
+        stuck = stuck.with_for_update(skip_locked=True)
+    rows = db.session.execute(stuck).all()
+    for letter_id, attempts in rows:
+        db.session.execute(update(OutboxMessage).where(OutboxMessage.id == letter_id).values(
+            status=OutboxStatus.FAILED.value, claimed_by=None, lease_until=None,
+            last_error=POSSIBLY_SENT).execution_options(synchronize_session=False))
+        db.session.execute(insert(SendLog).values(
+            outbox_id=letter_id, attempted_at=now, attempt=attempts, status="possibly_sent",
+            error=POSSIBLY_SENT))
+    return len(rows)
+
+
+def apply_retention() -> int:
+    """Delete send logs and finished letters older than the module's retention."""
+    cutoff = utcnow() - timedelta(days=get_module_settings().log_retention_days)
+    old_letters = select(OutboxMessage.id).where(
+        OutboxMessage.status.in_((OutboxStatus.SENT.value, OutboxStatus.FAILED.value)),
+        OutboxMessage.created_at < cutoff)
+    removed = db.session.execute(delete(SendLog).where(or_(
+        SendLog.attempted_at < cutoff, SendLog.outbox_id.in_(old_letters)))).rowcount
+    removed += db.session.execute(delete(OutboxMessage).where(
+        OutboxMessage.id.in_(old_letters.scalar_subquery()))).rowcount
+    return removed
+
+
+def worker_name(index: int) -> str:
+    """A name unique across machines and processes: host:pid:thread."""
+    import os
+
+    return f"{socket.gethostname()}:{os.getpid()}:{index}"
+
+
+def run_workers(app: Flask, concurrency: int = 1, once: bool = False,
+                stop: threading.Event | None = None) -> int:
+    """Run ``concurrency`` worker threads until ``stop`` is set (or nothing is due with
+    ``once``); returns how many letters they processed."""
+    stop = stop or threading.Event()
+    workers = [Worker(app, worker_name(i), stop, maintenance=i == 0) for i in range(concurrency)]
+    if concurrency == 1:
+        return workers[0].run(once)
+    threads = [threading.Thread(target=w.run, args=(once,), name=w.name, daemon=True)
+               for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.5)
+    return sum(w.processed for w in workers)

@@ -1,0 +1,92 @@
+"""Reading the outbox and its send log for «Логи отправки писем» and ``smtp logs``."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import Select, func, or_, select
+
+from ..extensions import db
+from ..models import OutboxMessage, SmtpAccount
+from .transports import load_transport
+
+
+def account_label(letter: OutboxMessage) -> str:
+    """How a letter's transport is named now ("" when none)."""
+    if not letter.transport_type:
+        return ""
+    transport = load_transport(letter.transport_type, letter.transport_id)
+    if transport is not None:
+        return transport.label
+    return f"{letter.transport_type} #{letter.transport_id} (удалён или выключен)"
+
+
+def letters_for_cli(status: str | None, limit: int) -> list[dict[str, object]]:
+    """The rows of ``smtp logs --json``: id, status, from, to, subject, account, attempts,
+    error — newest first."""
+    query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+    if status:
+        query = query.where(OutboxMessage.status == status)
+    return [
+        {"id": letter.id, "status": letter.status, "from": letter.from_header,
+         "to": letter.recipient_list, "subject": letter.subject,
+         "account": account_label(letter), "attempts": letter.attempts,
+         "error": letter.last_error, "message_id": letter.message_id,
+         "created_at": letter.created_at.isoformat(timespec="seconds"),
+         "sent_at": letter.sent_at.isoformat(timespec="seconds") if letter.sent_at else None}
+        for letter in db.session.scalars(query)
+    ]
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    """Filters of «Логи отправки писем»: status, period, address and account."""
+
+    status: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    address: str = ""
+    account: str = ""
+
+    def apply(self, query: Select) -> Select:
+        """Add this filter's conditions to a query over :class:`OutboxMessage`."""
+        if self.status:
+            query = query.where(OutboxMessage.status == self.status)
+        if self.date_from:
+            query = query.where(OutboxMessage.created_at >= datetime.combine(self.date_from,
+                                                                              time.min))
+        if self.date_to:
+            query = query.where(OutboxMessage.created_at < datetime.combine(
+                self.date_to + timedelta(days=1), time.min))
+        if self.address.strip():
+            text = self.address.strip().lower()
+            query = query.where(or_(
+                func.lower(OutboxMessage.from_header).contains(text, autoescape=True),
+                func.lower(OutboxMessage.recipients).contains(text, autoescape=True)))
+        if self.account.strip():
+            wanted = self.account.strip().lower()
+            accounts = select(SmtpAccount.id)
+            accounts = accounts.where(SmtpAccount.id == int(wanted)) if wanted.isdigit() else \
+                accounts.where(SmtpAccount.email_normalized.contains(wanted, autoescape=True))
+            query = query.where(OutboxMessage.transport_type == "account",
+                                OutboxMessage.transport_id.in_(accounts))
+        return query
+
+
+def list_letters(log_filter: LogFilter, page: int, size: int) -> tuple[list[OutboxMessage], bool]:
+    """One page of letters, newest first, and whether another page follows."""
+    ids = list(db.session.scalars(
+        log_filter.apply(select(OutboxMessage.id)).order_by(OutboxMessage.id.desc())
+        .limit(size + 1).offset((page - 1) * size)))
+    has_next = len(ids) > size
+    ids = ids[:size]
+    if not ids:
+        return [], False
+    rows = {m.id: m for m in db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.id.in_(ids)))}
+    return [rows[i] for i in ids], has_next
+
+
+def count_letters(log_filter: LogFilter) -> int:
+    """How many letters the filter matches."""
+    return db.session.scalar(log_filter.apply(select(func.count(OutboxMessage.id)))) or 0

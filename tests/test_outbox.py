@@ -1,0 +1,352 @@
+"""SPEC §11: the outbox against real SMTP servers — queueing, workers, retries, logs."""
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import timedelta
+from email.message import EmailMessage
+
+import pytest
+from sqlalchemy import select, update
+
+from portal_smtp import send_mail
+from portal_smtp.extensions import db
+from portal_smtp.models import OutboxMessage, SendLog
+from portal_smtp.services.delivery import apply_retention, recover_expired, run_workers
+from portal_smtp.services.module_settings import get_module_settings, save_module_settings
+from portal_smtp.services.outbox import SendRefused, retry_letter
+from portal_smtp.timeutil import utcnow
+
+from .factories import make_account
+from .servers import USERS, message_ids
+
+LOGIN = "user@example.com"
+
+
+@pytest.fixture
+def app_config(app_config):
+    app_config.update(SMTP_RETRY_BASE_SECONDS=0, SMTP_RETRY_MAX_SECONDS=0,
+                      SMTP_WORKER_IDLE_SECONDS=0.05)
+    return app_config
+
+
+def letter(sender=f"Отдел продаж <{LOGIN}>", to="client@example.org", subject="Счёт №1",
+           body="Здравствуйте! Счёт во вложении.", **headers) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = subject
+    for name, value in headers.items():
+        message[name.replace("_", "-")] = value
+    message.set_content(body)
+    return message
+
+
+def account_on(endpoint, security="none", auth="none", **extra):
+    values = {"login": LOGIN, "password": USERS[LOGIN]} if auth != "none" else {"login": ""}
+    return make_account(LOGIN, "Продажи", host=endpoint.host, port=endpoint.port,
+                        security=security, auth=auth, **values | extra)
+
+
+def drain(app, concurrency=1) -> int:
+    return run_workers(app, concurrency=concurrency, once=True)
+
+
+def outbox(app, letter_id) -> OutboxMessage:
+    with app.app_context():
+        row = db.session.get(OutboxMessage, letter_id)
+        db.session.expunge(row)
+        return row
+
+
+def attempts(app, letter_id) -> list[tuple[str, int]]:
+    with app.app_context():
+        return [(entry.status, entry.attempt) for entry in db.session.scalars(
+            select(SendLog).where(SendLog.outbox_id == letter_id).order_by(SendLog.id))]
+
+
+@pytest.mark.parametrize(("server", "security"),
+                         [("plain", "none"), ("starttls", "starttls"), ("ssl", "ssl")])
+def test_letter_goes_out_through_each_security_mode(app, smtp, server, security):
+    endpoint = getattr(smtp, server)
+    with app.app_context():
+        account_on(endpoint, security, auth="login")
+        letter_id = send_mail(letter())
+    assert endpoint.handler.received == []  # nothing is sent inside send_mail
+    assert outbox(app, letter_id).status == "queued"
+    assert drain(app) == 1
+    [received] = endpoint.handler.received
+    stored = outbox(app, letter_id)
+    assert stored.status == "sent" and stored.attempts == 1
+    assert str(received.message["Message-ID"]) == stored.message_id
+    assert received.message["Subject"] == "Счёт №1"
+    assert received.login == LOGIN
+    assert attempts(app, letter_id) == [("sent", 1)]
+
+
+def test_temporary_failure_is_retried_and_delivered_once(app, smtp):
+    with app.app_context():
+        account_on(smtp.flaky)
+        letter_id = send_mail(letter())
+    drain(app)
+    assert len(message_ids(smtp.flaky.handler)) == 1
+    assert outbox(app, letter_id).status == "sent"
+    assert attempts(app, letter_id) == [("deferred", 1), ("sent", 2)]
+
+
+def test_backoff_defers_the_retry(app, app_config, smtp):
+    app.config.update(SMTP_RETRY_BASE_SECONDS=60, SMTP_RETRY_MAX_SECONDS=3600)
+    with app.app_context():
+        account_on(smtp.flaky)
+        letter_id = send_mail(letter())
+    drain(app)
+    stored = outbox(app, letter_id)
+    assert stored.status == "deferred"
+    assert timedelta(seconds=47) < stored.next_attempt_at - utcnow() < timedelta(seconds=73)
+    assert smtp.flaky.handler.received == []
+
+
+def test_permanent_failure_fails_at_once_with_the_reply(app, smtp):
+    with app.app_context():
+        account_on(smtp.rejecting)
+        letter_id = send_mail(letter())
+    drain(app)
+    stored = outbox(app, letter_id)
+    assert stored.status == "failed" and stored.attempts == 1
+    assert "550 5.7.1 Message rejected as spam" in stored.last_error
+    assert attempts(app, letter_id) == [("failed", 1)]
+
+
+def test_dropped_connection_mid_batch_loses_and_duplicates_nothing(app, smtp):
+    with app.app_context():
+        account_on(smtp.dropping)
+        ids = [send_mail(letter(subject=f"Письмо {n}"), commit=False) for n in range(10)]
+        db.session.commit()
+    drain(app)
+    received = message_ids(smtp.dropping.handler)
+    assert len(received) == 10 and len(set(received)) == 10
+    assert {outbox(app, i).status for i in ids} == {"sent"}
+
+
+def test_one_connection_is_reused_for_many_letters(app, smtp):
+    with app.app_context():
+        account_on(smtp.plain)
+        for n in range(5):
+            send_mail(letter(subject=f"Письмо {n}"), commit=False)
+        db.session.commit()
+    drain(app)
+    assert len(smtp.plain.handler.received) == 5
+    assert len(smtp.plain.handler.ehlo_names) == 1
+
+
+def test_refused_recipient_is_recorded_per_recipient(app, smtp):
+    with app.app_context():
+        account_on(smtp.plain)
+        letter_id = send_mail(letter(to="client@example.org, nobody@example.com"))
+    drain(app)
+    [received] = smtp.plain.handler.received
+    assert received.rcpt_tos == ["client@example.org"]
+    stored = outbox(app, letter_id)
+    assert stored.status == "sent"
+    assert "nobody@example.com: 550 5.1.1" in stored.refused_recipients
+
+
+def test_bcc_goes_to_the_envelope_never_into_the_headers(app, smtp):
+    with app.app_context():
+        account_on(smtp.plain)
+        send_mail(letter(Bcc="secret-boss@example.org"))
+    drain(app)
+    [received] = smtp.plain.handler.received
+    assert received.rcpt_tos == ["client@example.org", "secret-boss@example.org"]
+    assert received.message["Bcc"] is None
+    assert b"secret-boss" not in received.content
+
+
+def test_account_name_fills_a_letter_without_a_name(app, smtp):
+    with app.app_context():
+        account_on(smtp.plain)
+        send_mail(letter(sender=LOGIN))
+        send_mail(letter(sender=f"Своё имя <{LOGIN}>"))
+    drain(app)
+    senders = sorted(str(r.message["From"]) for r in smtp.plain.handler.received)
+    assert senders == [f"Продажи <{LOGIN}>", f"Своё имя <{LOGIN}>"]
+
+
+def test_letter_without_an_account_fails_clearly_and_can_be_retried(app, smtp):
+    with app.app_context():
+        letter_id = send_mail(letter())
+    stored = outbox(app, letter_id)
+    assert stored.status == "failed"
+    assert stored.last_error.startswith(
+        f"Не найден SMTP-аккаунт для отправителя Отдел продаж <{LOGIN}>")
+    with app.app_context():
+        with pytest.raises(SendRefused, match="Не найден SMTP-аккаунт"):
+            retry_letter(db.session.get(OutboxMessage, letter_id))
+        account_on(smtp.plain)
+        retry_letter(db.session.get(OutboxMessage, letter_id))
+        db.session.commit()
+    drain(app)
+    assert outbox(app, letter_id).status == "sent"
+    assert len(smtp.plain.handler.received) == 1
+
+
+def test_deactivated_account_reroutes_to_another(app, smtp):
+    with app.app_context():
+        first = account_on(smtp.rejecting)
+        letter_id = send_mail(letter())
+        first.active = False
+        account_on(smtp.plain)
+        db.session.commit()
+    drain(app)
+    assert outbox(app, letter_id).status == "sent"
+    assert len(smtp.plain.handler.received) == 1
+
+
+def test_module_switched_off_queues_nothing(app, smtp):
+    with app.app_context():
+        account_on(smtp.plain)
+        save_module_settings(get_module_settings(), enabled=False)
+        db.session.commit()
+        with pytest.raises(SendRefused, match="выключен"):
+            send_mail(letter())
+        assert db.session.scalar(select(OutboxMessage.id)) is None
+
+
+@pytest.mark.parametrize("make", [
+    lambda: letter(subject="=?UTF-8?Q?Hi=0ABcc:_x@evil.example?="),
+    lambda: letter(subject="=?UTF-8?Q?Hi=0D=0ARCPT_TO:<x@evil.example>?="),
+    lambda: letter(sender="=?UTF-8?Q?=D0=98=D0=BC=D1=8F=E2=80=A8Bcc:_x@evil.example?= "
+                          "<user@example.com>"),
+    lambda: letter(to="alice@example.org)<bob@evil.example>"),
+    lambda: letter(to='"alice@example.org" bob@evil.example'),
+    lambda: letter(sender="user@example.com, other@example.com"),
+    lambda: letter(sender="no address here"),
+    lambda: letter(to=""),
+    lambda: letter(subject="A" * 5000),
+    lambda: letter(subject="=?UTF-8?Q?nul=00byte?="),
+])
+def test_hostile_letters_are_refused_and_never_reach_a_server(app, smtp, make):
+    with app.app_context():
+        account_on(smtp.plain)
+        with pytest.raises(SendRefused) as refused:
+            send_mail(make())
+        assert refused.value.args[0]  # a Russian explanation
+        assert db.session.scalar(select(OutboxMessage.id)) is None
+    drain(app)
+    assert smtp.plain.handler.received == []
+
+
+@pytest.mark.parametrize("value", ["Hi\r\nBcc: x@evil.example", "Hi\nRCPT TO:<x@evil>",
+                                   "Имя\u2028Bcc: x@evil.example"])
+def test_email_library_refuses_raw_line_breaks_in_headers(value):
+    with pytest.raises(ValueError):
+        letter(subject=value)
+
+
+def test_non_ascii_address_uses_smtputf8(app, smtp):
+    with app.app_context():
+        account_on(smtp.plain)
+        send_mail(letter(to="получатель@почта.рф"))
+    drain(app)
+    [received] = smtp.plain.handler.received
+    assert received.rcpt_tos == ["получатель@xn--80a1acny.xn--p1ai"]
+
+
+def test_idn_domain_goes_out_as_punycode(app, smtp):
+    with app.app_context():
+        account_on(smtp.plain)
+        send_mail(letter(to="client@почта.рф"))
+    drain(app)
+    assert smtp.plain.handler.received[0].rcpt_tos == ["client@xn--80a1acny.xn--p1ai"]
+
+
+def test_unreachable_server_defers_every_letter_without_waiting_per_letter(app, smtp):
+    app.config.update(SMTP_RETRY_BASE_SECONDS=60, SMTP_RETRY_MAX_SECONDS=3600)
+    with app.app_context():
+        account_on(smtp.closed)
+        ids = [send_mail(letter(subject=str(n)), commit=False) for n in range(3)]
+        db.session.commit()
+    drain(app)
+    stored = [outbox(app, i) for i in ids]
+    assert {s.status for s in stored} == {"deferred"}, stored[0].last_error
+    assert "Не удалось подключиться" in stored[0].last_error
+
+
+def test_attempts_run_out(app, smtp):
+    app.config.update(SMTP_MAX_ATTEMPTS=3)
+    with app.app_context():
+        account_on(smtp.closed)
+        letter_id = send_mail(letter())
+    drain(app)
+    stored = outbox(app, letter_id)
+    assert stored.status == "failed" and stored.attempts == 3
+    assert "Исчерпано число попыток (3)" in stored.last_error
+
+
+def test_expired_lease_in_sending_is_failed_as_possibly_sent(app, smtp):
+    with app.app_context():
+        account_on(smtp.plain)
+        letter_id = send_mail(letter())
+        db.session.execute(update(OutboxMessage).values(
+            status="sending", claimed_by="dead-worker", attempts=1,
+            lease_until=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+        assert recover_expired() == 1
+        db.session.commit()
+    stored = outbox(app, letter_id)
+    assert stored.status == "failed" and "могло быть доставлено" in stored.last_error
+    assert attempts(app, letter_id)[-1][0] == "possibly_sent"
+    drain(app)
+    assert smtp.plain.handler.received == []  # never sent twice on its own
+
+
+def test_expired_claim_before_sending_is_picked_up_again(app, smtp):
+    with app.app_context():
+        account_on(smtp.plain)
+        letter_id = send_mail(letter())
+        db.session.execute(update(OutboxMessage).values(
+            claimed_by="dead-worker", lease_until=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+    drain(app)
+    assert outbox(app, letter_id).status == "sent"
+
+
+def test_retention_removes_old_logs_and_letters(app, smtp):
+    with app.app_context():
+        account_on(smtp.plain)
+        old_id = send_mail(letter(subject="старое"))
+        new_id = send_mail(letter(subject="новое"))
+    drain(app)
+    with app.app_context():
+        long_ago = utcnow() - timedelta(days=31)
+        db.session.execute(update(OutboxMessage).where(OutboxMessage.id == old_id)
+                           .values(created_at=long_ago))
+        db.session.execute(update(SendLog).where(SendLog.outbox_id == old_id)
+                           .values(attempted_at=long_ago))
+        assert apply_retention() >= 2
+        db.session.commit()
+        remaining = db.session.scalars(select(OutboxMessage.id)).all()
+    assert remaining == [new_id]
+
+
+def test_graceful_stop_finishes_the_letter_in_flight(app, smtp):
+    with app.app_context():
+        account_on(smtp.slow)
+        ids = [send_mail(letter(subject=str(n)), commit=False) for n in range(6)]
+        db.session.commit()
+    stop = threading.Event()
+    worker = threading.Thread(target=run_workers, args=(app, 1, False, stop))
+    worker.start()
+    while not smtp.slow.handler.received:
+        threading.Event().wait(0.02)
+    stop.set()
+    worker.join(10)
+    assert not worker.is_alive()
+    statuses = Counter(outbox(app, i).status for i in ids)
+    delivered = len(message_ids(smtp.slow.handler))
+    assert statuses["sent"] == delivered >= 1
+    assert statuses["queued"] == 6 - delivered
+    assert statuses["sending"] == 0
+    with app.app_context():
+        assert db.session.scalar(select(OutboxMessage.id).where(
+            OutboxMessage.claimed_by.is_not(None))) is None
