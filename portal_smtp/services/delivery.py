@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import Flask
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import DateTime, bindparam, delete, func, insert, or_, select, update
 
 from ..config import setting
 from ..extensions import db
@@ -346,16 +346,35 @@ def claim(worker: str, config: DeliveryConfig) -> list[int]:
     return list(ids)
 
 
+_OUTBOX = OutboxMessage.__table__
+_LOG = SendLog.__table__
+# Statements built once with bound parameters: SQLAlchemy compiles each a single time, so a
+# letter costs a few executions, not a few statement constructions.
+_MARK_SENDING = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("letter_id"), _OUTBOX.c.claimed_by == bindparam("worker"),
+           _OUTBOX.c.status.in_(DUE))
+    .values(status=OutboxStatus.SENDING.value, attempts=_OUTBOX.c.attempts + 1,
+            lease_until=bindparam("lease_until"))
+)
+_RECORD = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("letter_id"))
+    .values(status=bindparam("new_status"), claimed_by=None, lease_until=None,
+            last_reply=bindparam("reply"), last_error=bindparam("error"),
+            next_attempt_at=func.coalesce(bindparam("next_at", type_=DateTime),
+                                          _OUTBOX.c.next_attempt_at),
+            sent_at=func.coalesce(bindparam("sent_at", type_=DateTime), _OUTBOX.c.sent_at),
+            refused_recipients=bindparam("refused"))
+)
+_LOG_ATTEMPT = insert(_LOG)
+
+
 def mark_sending(letter_id: int, worker: str, config: DeliveryConfig) -> bool:
     """Mark a claimed letter ``sending`` (not yet committed); False if the claim was lost."""
-    result = db.session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == letter_id, OutboxMessage.claimed_by == worker,
-               OutboxMessage.status.in_(DUE))
-        .values(status=OutboxStatus.SENDING.value, attempts=OutboxMessage.attempts + 1,
-                lease_until=utcnow() + timedelta(seconds=config.lease_seconds))
-        .execution_options(synchronize_session=False)
-    )
+    result = db.session.connection().execute(_MARK_SENDING, {
+        "letter_id": letter_id, "worker": worker,
+        "lease_until": utcnow() + timedelta(seconds=config.lease_seconds)})
     return result.rowcount == 1
 
 
@@ -377,31 +396,27 @@ def record(letter, outcome: Outcome, transport: Transport | None,
     """Store the outcome of one attempt and its log entry (the caller commits)."""
     now = utcnow()
     attempt = letter.attempts + 1
-    values: dict[str, object] = {"claimed_by": None, "lease_until": None,
-                                 "last_reply": outcome.reply, "last_error": outcome.error}
-    status = outcome.status
+    status, error = outcome.status, outcome.error
     if status == "deferred" and attempt >= config.max_attempts:
         status = "failed"
-        values["last_error"] = f"{outcome.error} Исчерпано число попыток ({attempt})."
-    if status == "deferred":
-        values["next_attempt_at"] = now + timedelta(seconds=config.backoff(attempt))
-    if status == "sent":
-        values["sent_at"] = now
-        values["refused_recipients"] = "\n".join(f"{a}: {r}" for a, r in outcome.refused.items())
-        if outcome.refused:
-            values["last_error"] = "Часть получателей отклонена: " + "; ".join(
-                f"{a} ({r})" for a, r in outcome.refused.items())
-    values["status"] = status
-    db.session.execute(update(OutboxMessage).where(OutboxMessage.id == letter.id)
-                       .values(**values).execution_options(synchronize_session=False))
-    db.session.execute(insert(SendLog).values(
-        outbox_id=letter.id, attempted_at=now, attempt=attempt, status=status,
-        transport_type=transport.type if transport else "",
-        transport_id=transport.id if transport else None,
-        account_label=transport.label[:600] if transport else "",
-        smtp_code=outcome.smtp_code, server_reply=outcome.reply,
-        error=str(values["last_error"]), duration_ms=int(elapsed * 1000),
-    ))
+        error = f"{error} Исчерпано число попыток ({attempt})."
+    refused = "\n".join(f"{a}: {r}" for a, r in outcome.refused.items())
+    if status == "sent" and outcome.refused:
+        error = "Часть получателей отклонена: " + "; ".join(
+            f"{a} ({r})" for a, r in outcome.refused.items())
+    connection = db.session.connection()
+    connection.execute(_RECORD, {
+        "letter_id": letter.id, "new_status": status, "reply": outcome.reply, "error": error,
+        "next_at": now + timedelta(seconds=config.backoff(attempt))
+        if status == "deferred" else None,
+        "sent_at": now if status == "sent" else None, "refused": refused})
+    connection.execute(_LOG_ATTEMPT, {
+        "outbox_id": letter.id, "attempted_at": now, "attempt": attempt, "status": status,
+        "transport_type": transport.type if transport else "",
+        "transport_id": transport.id if transport else None,
+        "account_label": transport.label[:600] if transport else "",
+        "smtp_code": outcome.smtp_code, "server_reply": outcome.reply, "error": error,
+        "duration_ms": int(elapsed * 1000)})
     letter_attempted.send(None, outbox_id=letter.id, status=status)
 
 

@@ -9,7 +9,9 @@ byte every few seconds is stopped at the timeout like one that never answers.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import ipaddress
+import itertools
 import smtplib
 import socket
 import ssl
@@ -43,30 +45,71 @@ def system_resolver(host: str, port: int) -> list[tuple[int, tuple[Any, ...]]]:
     return [(family, sockaddr) for family, _, _, _, sockaddr in infos]
 
 
+class _Reaper:
+    """One daemon thread that fires every armed watchdog whose deadline passed.
+
+    Arming and disarming only touch a heap under a lock, so a worker can arm a deadline for
+    every letter without starting a thread each time.
+    """
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Watchdog, int]] = []
+        self._condition = threading.Condition()
+        self._counter = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def schedule(self, deadline: float, watchdog: Watchdog, generation: int) -> None:
+        with self._condition:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="smtp-watchdog",
+                                                daemon=True)
+                self._thread.start()
+            if len(self._heap) > 10_000:  # drop disarmed entries now and then
+                self._heap = [e for e in self._heap if e[2].generation == e[3]]
+                heapq.heapify(self._heap)
+            heapq.heappush(self._heap, (deadline, next(self._counter), watchdog, generation))
+            if self._heap[0][2] is watchdog:
+                self._condition.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                while not self._heap:
+                    self._condition.wait()
+                deadline, _, watchdog, generation = self._heap[0]
+                wait = deadline - time.monotonic()
+                if wait > 0:
+                    self._condition.wait(wait)
+                    continue
+                heapq.heappop(self._heap)
+            if watchdog.generation == generation:
+                watchdog.fire()
+
+
+_REAPER = _Reaper()
+
+
 class Watchdog:
     """Enforces a wall-clock deadline on one connection by shutting its socket down."""
 
     def __init__(self) -> None:
         self.expired = False
+        #: Bumped by every arm/disarm: the reaper fires only the arming it was given.
+        self.generation = 0
         self._deadline = float("inf")
-        self._timer: threading.Timer | None = None
         self._sock: socket.socket | None = None
         self._lock = threading.Lock()
 
     def arm(self, seconds: float) -> None:
         """Start (or restart) the countdown."""
-        self.disarm()
+        self.generation += 1
         self.expired = False
         self._deadline = time.monotonic() + seconds
-        self._timer = threading.Timer(seconds, self._fire)
-        self._timer.daemon = True
-        self._timer.start()
+        _REAPER.schedule(self._deadline, self, self.generation)
 
     def disarm(self) -> None:
         """Stop the countdown without touching the connection."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self.generation += 1
         self._deadline = float("inf")
 
     def remaining(self) -> float:
@@ -83,7 +126,8 @@ class Watchdog:
         with self._lock:
             self._sock = sock.dup()
 
-    def _fire(self) -> None:
+    def fire(self) -> None:
+        """The deadline passed: cut the connection."""
         with self._lock:
             self.expired = True
             if self._sock is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint
 
 from . import admin_accounts as accounts
+from . import admin_logs as logs
 from . import admin_settings as settings
 
 bp = Blueprint("smtp_admin", __name__, url_prefix="/admin/smtp")
@@ -16,3 +17,7 @@ bp.add_url_rule("/accounts/new", "account_new", accounts.edit, methods=["GET", "
 bp.add_url_rule("/accounts/<int:account_id>", "account_edit", accounts.edit,
                 methods=["GET", "POST"])
 bp.add_url_rule("/accounts/check", "account_check", accounts.check, methods=["POST"])
+bp.add_url_rule("/logs", "logs", logs.index)
+bp.add_url_rule("/logs/count", "logs_count", logs.count)
+bp.add_url_rule("/logs/<int:letter_id>", "log_detail", logs.detail)
+bp.add_url_rule("/logs/<int:letter_id>/retry", "log_retry", logs.retry, methods=["POST"])

@@ -1,0 +1,233 @@
+"""Benchmark: outbox worker throughput and memory against raw smtplib, same run, same server.
+
+2 KB letters over implicit TLS with AUTH to a loopback aiosmtpd sink in its own process.
+Goals (issue «Outbox…»): worker ≥ 0.8× raw smtplib over one reused connection; ≥ 3× one new
+connection per letter; with several accounts and --concurrency 4, compared with four raw
+threads; peak memory of a worker draining 20,000 letters flat (vs 2,000).
+
+    .venv/bin/python bench/bench_outbox.py [--letters 2000] [--postgres URL]
+"""
+from __future__ import annotations
+
+import argparse
+import email.policy
+import os
+import smtplib
+import ssl
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+import uuid
+from email.message import EmailMessage
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+from sqlalchemy import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.certs import make_certificates  # noqa: E402
+
+from portal_smtp import MIGRATIONS_DIR, create_app, send_mail  # noqa: E402
+from portal_smtp.extensions import db  # noqa: E402
+from portal_smtp.services.delivery import run_workers  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from smtp_sink import LOGIN, PASSWORD  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+BODY = textwrap.fill("This letter measures the throughput of the outbox worker. " * 30, 72)
+
+
+def build_letter(n: int, sender: str = LOGIN) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = f"Бенчмарк <{sender}>"
+    message["To"] = f"client{n}@example.org"
+    message["Subject"] = f"Письмо {n}"
+    message.set_content(BODY)
+    return message
+
+
+def raw_bytes(n: int) -> bytes:
+    message = build_letter(n)
+    message["Message-ID"] = f"<raw-{n}-{uuid.uuid4().hex}@example.com>"
+    return message.as_bytes(policy=email.policy.SMTP)
+
+
+def tls_context(ca: str) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=ca)
+
+
+def raw_reuse(port: int, ca: str, letters: int) -> float:
+    """Letters per second through one reused smtplib connection."""
+    payloads = [raw_bytes(n) for n in range(letters)]
+    started = time.perf_counter()
+    with smtplib.SMTP_SSL("127.0.0.1", port, context=tls_context(ca)) as smtp:
+        smtp.login(LOGIN, PASSWORD)
+        for n, payload in enumerate(payloads):
+            smtp.sendmail(LOGIN, [f"client{n}@example.org"], payload)
+    return letters / (time.perf_counter() - started)
+
+
+def raw_connect_each(port: int, ca: str, letters: int) -> float:
+    """Letters per second with a new connection (TLS + AUTH) per letter."""
+    payloads = [raw_bytes(n) for n in range(letters)]
+    started = time.perf_counter()
+    for n, payload in enumerate(payloads):
+        with smtplib.SMTP_SSL("127.0.0.1", port, context=tls_context(ca)) as smtp:
+            smtp.login(LOGIN, PASSWORD)
+            smtp.sendmail(LOGIN, [f"client{n}@example.org"], payload)
+    return letters / (time.perf_counter() - started)
+
+
+def raw_threads(ports: list[int], ca: str, letters: int) -> float:
+    """Letters per second with one raw reused connection per thread (one thread per port)."""
+    share = letters // len(ports)
+    threads = [threading.Thread(target=raw_reuse, args=(port, ca, share)) for port in ports]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return share * len(ports) / (time.perf_counter() - started)
+
+
+def make_app(uri: str, folder: Path, ports: list[int]):
+    from flask_migrate import upgrade
+
+    app = create_app({
+        "ENV": "testing", "SQLALCHEMY_DATABASE_URI": uri, "SECRET_KEY": "bench",
+        "SMTP_KEYS": Fernet.generate_key().decode(), "INSTANCE_PATH": str(folder),
+        "SMTP_ALLOW_HOSTS": "127.0.0.1", "SMTP_ALLOW_PORTS": ",".join(map(str, ports)),
+        "SMTP_WORKER_BATCH": 100,
+    })
+    with app.app_context():
+        upgrade(directory=MIGRATIONS_DIR)
+    return app
+
+
+def add_accounts(app, ports: list[int]) -> list[str]:
+    from tests.factories import make_account
+
+    senders = []
+    with app.app_context():
+        for index, port in enumerate(ports):
+            sender = LOGIN if index == 0 else f"bench{index}@example.com"
+            make_account(sender, "Бенчмарк", host="127.0.0.1", port=port, security="ssl",
+                         auth="login", login=LOGIN, password=PASSWORD)
+            senders.append(sender)
+    return senders
+
+
+def queue(app, letters: int, senders: list[str]) -> None:
+    with app.app_context():
+        for n in range(letters):
+            send_mail(build_letter(n, senders[n % len(senders)]), commit=False)
+            if n % 1000 == 999:
+                db.session.commit()
+        db.session.commit()
+
+
+def worker_rate(app, letters: int, senders: list[str], concurrency: int) -> float:
+    queue(app, letters, senders)
+    started = time.perf_counter()
+    done = run_workers(app, concurrency=concurrency, once=True)
+    elapsed = time.perf_counter() - started
+    assert done == letters, (done, letters)
+    return letters / elapsed
+
+
+def worker_peak_memory(uri: str, folder: Path, ports: list[int], ca: str, letters: int) -> int:
+    """Peak RSS (KiB) of a `flask smtp worker --once` process draining ``letters``."""
+    app = make_app(uri, folder, ports)
+    add_accounts(app, ports[:1])
+    queue(app, letters, [LOGIN])
+    env = dict(os.environ, FLASK_APP="wsgi", PORTAL_ENV="testing", SSL_CERT_FILE=ca,
+               PORTAL_SQLALCHEMY_DATABASE_URI=uri, PORTAL_SECRET_KEY="bench",
+               PORTAL_SMTP_KEYS=app.config["SMTP_KEYS"], PORTAL_SMTP_ALLOW_HOSTS="127.0.0.1",
+               PORTAL_SMTP_ALLOW_PORTS=",".join(map(str, ports)), PORTAL_SMTP_WORKER_BATCH="100")
+    flask = Path(sys.executable).with_name("flask")
+    code = (
+        "import resource, subprocess, sys;"
+        "p = subprocess.run(sys.argv[1:], capture_output=True);"
+        "sys.exit(p.returncode) if p.returncode else "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(flask), "smtp", "worker", "--once"],
+                            env=env, cwd=ROOT, capture_output=True, text=True, check=True)
+    with app.app_context():
+        db.engine.dispose()
+    return int(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--letters", type=int, default=2000)
+    parser.add_argument("--memory-letters", type=int, default=20000)
+    parser.add_argument("--postgres", help="use a fresh database on this PostgreSQL server")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="bench-outbox-"))
+    certs = make_certificates(folder)
+    os.environ["SSL_CERT_FILE"] = certs["ca"]
+    sinks = [subprocess.Popen([sys.executable, str(Path(__file__).with_name("smtp_sink.py")),
+                               certs["server_cert"], certs["server_key"]],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+             for _ in range(4)]
+    ports = [int(sink.stdout.readline()) for sink in sinks]
+    created: list[tuple[str, str]] = []
+
+    def uri_for(label: str) -> str:
+        if not args.postgres:
+            return f"sqlite:///{folder / f'{label}.db'}"
+        import psycopg
+
+        url = make_url(args.postgres)
+        name = f"bench_outbox_{label}_{uuid.uuid4().hex[:6]}"
+        admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        created.append((admin, name))
+        return url.set(database=name).render_as_string(hide_password=False)
+
+    try:
+        n = args.letters
+        raw_reuse(ports[0], certs["ca"], 100)  # warm-up
+        reuse = raw_reuse(ports[0], certs["ca"], n)
+        each = raw_connect_each(ports[0], certs["ca"], max(200, n // 5))
+        app = make_app(uri_for("single"), folder / "single", ports)
+        worker = worker_rate(app, n, add_accounts(app, ports[:1]), 1)
+        threads = raw_threads(ports, certs["ca"], n)
+        multi_app = make_app(uri_for("multi"), folder / "multi", ports)
+        multi = worker_rate(multi_app, n, add_accounts(multi_app, ports), 4)
+        small_rss = worker_peak_memory(uri_for("mem_small"), folder / "mem_small", ports,
+                                       certs["ca"], args.memory_letters // 10)
+        large_rss = worker_peak_memory(uri_for("mem_large"), folder / "mem_large", ports,
+                                       certs["ca"], args.memory_letters)
+    finally:
+        for sink in sinks:
+            sink.stdin.close()
+            sink.wait(10)
+        for admin, name in created:
+            import psycopg
+
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    engine = "PostgreSQL" if args.postgres else "SQLite"
+    print(f"\nOutbox on {engine}, {n} letters of 2 KB, implicit TLS + AUTH, loopback sink")
+    print(f"raw smtplib, one reused connection   {reuse:8.0f} letters/s")
+    print(f"raw smtplib, connection per letter   {each:8.0f} letters/s")
+    print(f"worker (1 account, 1 thread)         {worker:8.0f} letters/s")
+    print(f"  ratio to reused raw connection     {worker / reuse:8.2f}  (goal ≥ 0.8)")
+    print(f"  ratio to connection per letter     {worker / each:8.2f}  (goal ≥ 3)")
+    print(f"raw smtplib, 4 threads × 4 servers   {threads:8.0f} letters/s")
+    print(f"worker (4 accounts, concurrency 4)   {multi:8.0f} letters/s")
+    print(f"  ratio to four raw threads          {multi / threads:8.2f}")
+    print(f"worker peak RSS, {args.memory_letters // 10:>6} letters      {small_rss / 1024:8.1f} MiB")
+    print(f"worker peak RSS, {args.memory_letters:>6} letters      {large_rss / 1024:8.1f} MiB")
+    print(f"  ratio (flat is 1.0)                {large_rss / small_rss:8.2f}")
+
+
+if __name__ == "__main__":
+    main()
