@@ -79,20 +79,31 @@ def run() -> int:
     env = portal_env()
     say("Preparing the database (SQLite in instance/) with demo data")
     must(BIN / "flask", "smtp", "init-db", "--demo", env=env)
+    print("Демо-пароли: admin / admin-demo, ivanov / ivanov-demo, petrova / petrova-demo")
     say("Starting the development mail catcher («Тестовый почтовый ящик»)")
-    catcher = subprocess.Popen([str(BIN / "flask"), "smtp", "devmail"], env=env, cwd=ROOT)
+    children = [subprocess.Popen([str(BIN / "flask"), "smtp", "devmail"], env=env, cwd=ROOT)]
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)  # `kill` stops the children too, not only this script
     try:
         time.sleep(1)
         say("Portal: http://127.0.0.1:5000  (Ctrl+C to stop)")
-        return sh(BIN / "flask", "run", "--host", "127.0.0.1", "--port", "5000", env=env)
+        children.append(subprocess.Popen(
+            [str(BIN / "flask"), "run", "--host", "127.0.0.1", "--port", "5000"],
+            env=env, cwd=ROOT))
+        return children[-1].wait()
     except KeyboardInterrupt:
         return 0
     finally:
-        catcher.send_signal(signal.SIGINT)
-        try:
-            catcher.wait(5)
-        except subprocess.TimeoutExpired:
-            catcher.kill()
+        for child in children:
+            child.send_signal(signal.SIGINT)
+        for child in children:
+            try:
+                child.wait(5)
+            except subprocess.TimeoutExpired:
+                child.kill()
 
 
 def ensure_chromium() -> None:

@@ -25,6 +25,7 @@ DEFAULTS: dict[str, Any] = {
     "SQLALCHEMY_DATABASE_URI": None,  # None: SQLite in the instance folder
     "SECRET_KEY": None,
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+    "WTF_I18N_ENABLED": False,  # forms use WTForms' own Russian messages (PortalForm)
     "SMTP_KEYS": None,  # comma-separated Fernet keys, newest first
     "SMTP_ALLOW_HOSTS": "",  # hosts, IPs, CIDRs and host:port entries exempt from the policy
     "SMTP_ALLOW_PORTS": "",  # ports allowed besides SMTP_DEFAULT_PORTS

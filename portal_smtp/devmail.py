@@ -50,8 +50,13 @@ def _accept_any_login(server, session, envelope, mechanism, auth_data):
 
 def start_catcher(host: str, port: int, directory: str | Path):
     """Start the catcher in a background thread and return its aiosmtpd controller."""
+    import logging
+
     from aiosmtpd.controller import Controller
 
+    # aiosmtpd logs every stray byte (a TLS hello sent to this plain server, say) as a
+    # warning; the test mailbox is a convenience, so only its errors are worth a line.
+    logging.getLogger("mail.log").setLevel(logging.ERROR)
     controller = Controller(
         _MaildirHandler(Path(directory)),
         hostname=host,

@@ -316,3 +316,57 @@ def test_group_post_without_csrf_is_400(admin, many):
     response = admin.post("/admin/smtp/accounts/group", data={"action": "delete",
                                                               "ids": [many[0]], "confirm": "1"})
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"sender_name": "=?UTF-8?Q?=D0=9E=0ABcc:_x@evil.example?="},
+     "Поле не может содержать переводы строк и управляющие символы."),
+    ({"sender_name": "Я" * 201}, "Значение не должно содержать более 200 символов."),
+    ({"port": "25.5"}, "Введите целое число."),
+    ({"password": ""}, "Укажите пароль."),
+    ({"auth": "xoauth2", "password": ""}, "Укажите токен доступа."),
+])
+def test_form_errors_are_russian_and_single(app, admin, smtp, changes, message):
+    token = csrf_token(admin, "/admin/smtp/accounts/new")
+    page = admin.post("/admin/smtp/accounts/new",
+                      data=form_data(smtp.starttls, token, **changes)).get_data(as_text=True)
+    assert page.count(message) == 1
+    assert "Not a valid" not in page and "Field cannot" not in page
+    assert "Порт должен быть числом" not in page or "port" not in changes
+    assert account_count(app) == 0
+
+
+def test_port_outside_the_policy_names_the_setting(admin, smtp, app):
+    app.extensions["portal_smtp"].policy = type(app.extensions["portal_smtp"].policy
+                                                ).from_entries(allow=["127.0.0.1"])
+    token = csrf_token(admin, "/admin/smtp/accounts/new")
+    fragment = admin.post("/admin/smtp/accounts/check", data=form_data(smtp.starttls, token),
+                          headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Подключение к этому адресу запрещено" in fragment
+    assert f"порт {smtp.starttls.port} не входит в список разрешённых" in fragment
+    assert "Дополнительные разрешённые порты" in fragment
+
+
+def test_history_restore_gets_the_whole_page(admin, many):
+    response = admin.get("/admin/smtp/accounts?q=corp2", headers={
+        "HX-Request": "true", "HX-History-Restore-Request": "true"})
+    page = response.get_data(as_text=True)
+    assert "<html" in page and 'value="corp2"' in page
+
+
+def test_partial_table_refreshes_the_filter_state_out_of_band(admin, many):
+    fragment = admin.get("/admin/smtp/accounts?sort=email&dir=asc&size=50",
+                         headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert '<div id="accounts-list-state" hx-swap-oob="true">' in fragment
+    assert '<input type="hidden" name="sort" value="email">' in fragment
+    assert '<input type="hidden" name="size" value="50">' in fragment
+
+
+def test_switched_off_module_is_announced_on_admin_pages(app, admin):
+    from portal_smtp.services.module_settings import get_module_settings, save_module_settings
+
+    with app.app_context():
+        save_module_settings(get_module_settings(), enabled=False)
+        db.session.commit()
+    for url in ("/admin/smtp/accounts", "/admin/smtp/logs", "/admin/smtp/accounts/new"):
+        assert "Модуль выключен" in admin.get(url).get_data(as_text=True)

@@ -96,3 +96,31 @@ def test_user_gets_403_on_admin_pages(page, live_server, users):
     response = page.goto(f"{live_server}/admin/smtp/accounts")
     assert response.status == 403
     expect(page.get_by_role("heading", name="Доступ запрещён")).to_be_visible()
+
+
+def test_sort_and_page_size_survive_filtering_and_back(page, live_server, users, app):
+    with app.app_context():
+        for n in range(12):
+            make_account(f"{'zeta' if n % 2 else 'alpha'}{n:02d}@corp.example", f"Имя {n}",
+                         commit=False)
+        db.session.commit()
+    browser_login(page, live_server, users.admin)
+    page.goto(f"{live_server}/admin/smtp/accounts")
+    page.get_by_role("link", name="Email").click()
+    expect(page).to_have_url(re.compile(r"sort=email"))
+    page.get_by_label("На странице:").select_option("10")
+    expect(page).to_have_url(re.compile(r"size=10"))
+    page.get_by_label("Поиск").fill("corp")
+    expect(page).to_have_url(re.compile(r"q=corp"))
+    assert "sort=email" in page.url and "size=10" in page.url
+    assert "active=&" not in page.url  # empty filters stay out of the URL
+    expect(page.locator("tbody tr")).to_have_count(10)
+    first = page.locator("tbody tr").first
+    expect(first).to_contain_text("alpha00@corp.example")
+
+    page.get_by_label("Активность").select_option("N")
+    expect(page.locator("tbody tr")).to_have_count(1)
+    page.go_back()
+    expect(page.get_by_label("Поиск")).to_have_value("corp")
+    expect(page.get_by_label("Активность")).to_have_value("")
+    expect(page.locator("tbody tr")).to_have_count(10)

@@ -1,10 +1,8 @@
 """«Параметры SMTP-аккаунта» and the module's «Настройки»."""
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    IntegerField,
     PasswordField,
     SelectChoice,
     SelectField,
@@ -25,6 +23,7 @@ from ..services.accounts import AccountInput
 from ..smtp import NetworkPolicy
 from ..smtp.policy import InvalidEntry
 from ..smtp.settings import AUTH_LABELS, SECURITY_LABELS
+from .base import PortalForm, WholeNumberField
 from .validators import email_address, server_host, single_line
 
 SECURITY_CHOICES = [SelectChoice(key.value, label) for key, label in SECURITY_LABELS.items()]
@@ -33,7 +32,7 @@ PORT_RANGE = NumberRange(1, 65535, "Порт должен быть числом 
 TIMEOUT_RANGE = NumberRange(1, 120, "Тайм-аут должен быть от 1 до 120 секунд.")
 
 
-class AccountForm(FlaskForm):
+class AccountForm(PortalForm):
     """«Параметры SMTP-аккаунта»."""
 
     active = BooleanField("Активен", default=True)
@@ -48,22 +47,31 @@ class AccountForm(FlaskForm):
         validators=[DataRequired("Укажите адрес почтового сервера."), Length(max=253),
                     single_line, server_host],
     )
-    port = IntegerField("Порт почтового сервера", validators=[Optional(), PORT_RANGE],
+    port = WholeNumberField("Порт почтового сервера", validators=[Optional(), PORT_RANGE],
                         description="Пусто — порт по умолчанию: 465 для SSL/TLS, 587 для "
                                     "STARTTLS, 25 без защиты.")
     security = SelectField("Защита соединения", choices=SECURITY_CHOICES, default="ssl")
     auth = SelectField("Тип авторизации", choices=AUTH_CHOICES, default="login")
     login = StringField("Логин", validators=[Length(max=320), single_line])
-    password = PasswordField("Пароль", validators=[Length(max=4096), single_line],
-                             description="Для OAuth 2.0 — токен доступа.")
+    password = PasswordField("Пароль", validators=[Length(max=1000), single_line],
+                             description="При редактировании пустое поле оставляет "
+                                         "сохранённый пароль.")
     mailing_first = BooleanField("Искать в первую очередь для рассылок")
     verify_tls = BooleanField("Проверять сертификат сервера", default=True)
-    timeout = IntegerField("Тайм-аут, с", validators=[Optional(), TIMEOUT_RANGE],
+    timeout = WholeNumberField("Тайм-аут, с", validators=[Optional(), TIMEOUT_RANGE],
                            description="Пусто — значение из настроек модуля.")
+
+    #: Whether a password is already stored (set by the view for an existing account).
+    has_stored_password = False
 
     def validate_login(self, field) -> None:
         if self.auth.data != "none" and not (field.data or "").strip():
             raise ValidationError("Укажите логин.")
+
+    def validate_password(self, field) -> None:
+        if self.auth.data != "none" and not field.data and not self.has_stored_password:
+            what = "токен доступа" if self.auth.data == "xoauth2" else "пароль"
+            raise ValidationError(f"Укажите {what}.")
 
     def to_input(self) -> AccountInput:
         """The submitted values as the service takes them."""
@@ -83,7 +91,7 @@ class AccountForm(FlaskForm):
         )
 
 
-class ModuleSettingsForm(FlaskForm):
+class ModuleSettingsForm(PortalForm):
     """«Настройки» of the module (SPEC §12)."""
 
     enabled = BooleanField("Модуль включён")
@@ -91,12 +99,12 @@ class ModuleSettingsForm(FlaskForm):
     test_email = StringField("Email для тестовых писем",
                              validators=[Optional(), Length(max=254), single_line, email_address],
                              description="Пусто — тестовое письмо уходит на адрес отправителя.")
-    log_retention_days = IntegerField(
+    log_retention_days = WholeNumberField(
         "Хранить логи отправки, дней",
         validators=[InputRequired("Укажите срок хранения логов."),
                     NumberRange(1, 3650, "Срок хранения — от 1 до 3650 дней.")],
     )
-    default_timeout = IntegerField(
+    default_timeout = WholeNumberField(
         "Тайм-аут соединения по умолчанию, с",
         validators=[InputRequired("Укажите тайм-аут."), TIMEOUT_RANGE],
     )

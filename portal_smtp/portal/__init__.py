@@ -1,7 +1,7 @@
 """The minimal host portal the SMTP module plugs into: users, login, layout and error pages."""
 from __future__ import annotations
 
-from flask import Flask, redirect, render_template, request, url_for
+from flask import Flask, flash, redirect, render_template, request, url_for
 from flask_htmx import make_response
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -47,6 +47,7 @@ def load_user(user_id: str) -> User | None:
 def unauthorized():
     """Send anonymous visitors to the login page; HTMX requests get a client redirect."""
     target = url_for("auth.login", next=request.full_path if request.method == "GET" else None)
+    flash(login_manager.login_message, "info")
     if htmx:
         return make_response("", 401, redirect=target)
     return redirect(target)

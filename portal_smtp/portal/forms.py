@@ -1,12 +1,13 @@
 """Forms of the host portal."""
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
+from ..forms.base import PortalForm
 
-class LoginForm(FlaskForm):
+
+class LoginForm(PortalForm):
     """«Вход в портал»."""
 
     username = StringField("Логин", validators=[DataRequired("Введите логин."), Length(max=64)])

@@ -104,7 +104,8 @@ def _port_hint(settings: SmtpSettings) -> str:
     if settings.security is not Security.SSL and port == 465:
         return " Порт 465 обычно используется с защитой «SSL/TLS» — попробуйте её."
     if settings.security is Security.SSL and port in (25, 587, 2525):
-        return f" На порту {port} обычно используется «STARTTLS» — попробуйте его."
+        return (f" Сервер на порту {port} не ответил по TLS: обычно там используется "
+                "«STARTTLS» или соединение без защиты — попробуйте их.")
     return ""
 
 
@@ -127,8 +128,8 @@ def _message(code: str, settings: SmtpSettings, detail: str = "", address: str =
         "sender_refused": f"Сервер отклонил адрес отправителя {address}.",
         "recipient_refused": f"Сервер отклонил адрес получателя {address}.",
         "blocked_host": (
-            f"Подключение к этому адресу запрещено сетевой политикой портала ({host}:{port}). "
-            "Обратитесь к администратору."
+            f"Подключение к этому адресу запрещено сетевой политикой портала ({host}:{port}): "
+            f"{detail}."
         ),
         "unexpected": f"Ошибка SMTP: {detail}.",
     }
@@ -264,8 +265,14 @@ def _classify(
 ) -> tuple[str, str, str, str]:
     """Map an exception to ``(code, reply, detail, address)``."""
     if isinstance(error, BlockedTarget):
-        log.info("SMTP check blocked by policy: %s", error.reason)
-        return "blocked_host", "", "", ""
+        log.info("SMTP connection blocked by policy: %s", error.reason)
+        if error.kind == "port":
+            detail = (f"порт {error.target} не входит в список разрешённых. Администратор "
+                      "может добавить его в «Настройки → Дополнительные разрешённые порты»")
+        else:
+            detail = (f"{error.target} — внутренний или служебный адрес. Администратор может "
+                      "разрешить его в «Настройки → Разрешённые адреса серверов»")
+        return "blocked_host", "", detail, ""
     if isinstance(error, DnsFailure):
         return "dns", "", "", ""
     if watchdog.expired or _caused_by_timeout(error):

@@ -71,11 +71,16 @@ class InvalidEntry(ValueError):
 
 
 class BlockedTarget(Exception):
-    """The policy refuses a host, address or port; ``reason`` is for logs, not for users."""
+    """The policy refuses a host, address or port; ``reason`` is for logs, not for users.
 
-    def __init__(self, reason: str) -> None:
+    ``kind`` is "port" or "address", and ``target`` the refused port or address.
+    """
+
+    def __init__(self, reason: str, kind: str = "address", target: object = "") -> None:
         super().__init__(reason)
         self.reason = reason
+        self.kind = kind
+        self.target = target
 
 
 def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
@@ -168,14 +173,14 @@ class NetworkPolicy:
             return
         if any(h_port == port for _, h_port in self.host_ports):
             return  # decided per address in check_address
-        raise BlockedTarget(f"port {port} is not allowed")
+        raise BlockedTarget(f"port {port} is not allowed", "port", port)
 
     def check_address(self, host: str, address: IPAddress, port: int) -> None:
         """Refuse connecting ``address`` (resolved from ``host``) on ``port`` unless allowed."""
         if self._pair_allowed(host, port, address):
             return
         if port not in self.ports:
-            raise BlockedTarget(f"port {port} is not allowed for {address}")
+            raise BlockedTarget(f"port {port} is not allowed for {address}", "port", port)
         if _normalise_host(host) in self.hosts:
             return
         candidates = [address]
@@ -184,7 +189,7 @@ class NetworkPolicy:
         if any(c in net for c in candidates for net in self.networks if c.version == net.version):
             return
         if is_special_purpose(address):
-            raise BlockedTarget(f"{address} is a special-purpose address")
+            raise BlockedTarget(f"{address} is a special-purpose address", "address", address)
 
 
 def _port(value: int | str) -> int:

@@ -9,6 +9,15 @@ from . import admin_settings as settings
 
 bp = Blueprint("smtp_admin", __name__, url_prefix="/admin/smtp")
 
+
+@bp.context_processor
+def module_state() -> dict[str, object]:
+    """Every admin page warns when the module is switched off."""
+    from ..services.module_settings import get_module_settings
+
+    return {"module_settings": get_module_settings()}
+
+
 bp.add_url_rule("/settings", "settings", settings.edit, methods=["GET", "POST"])
 bp.add_url_rule("/accounts", "accounts", accounts.index)
 bp.add_url_rule("/accounts/count", "accounts_count", accounts.count)

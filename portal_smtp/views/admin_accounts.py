@@ -108,6 +108,10 @@ def group_action():
         passed = sum(result.ok for result in results)
         message = f"Проверено аккаунтов: {len(results)}, успешно: {passed}, с ошибками: " \
                   f"{len(results) - passed}."
+        failures = [f"#{a.id} {a.email}: {r.message}" for a, r in zip(accounts, results,
+                                                                       strict=True) if not r.ok]
+        if failures:
+            message += " " + " ".join(failures[:5]) + (" …" if len(failures) > 5 else "")
     db.session.commit()
     return _after_group(state, message, "success")
 
@@ -122,7 +126,7 @@ def _confirm_delete(state: ListState, chosen: int):
 
 def _after_group(state: ListState, message: str, category: str):
     if htmx:
-        body = render_template("portal_smtp/admin/accounts/_table.html",
+        body = render_template("portal_smtp/admin/accounts/_table.html", partial=True,
                                **_table(state, message), message_category=category)
         return make_response(body, retarget="#accounts-table", reswap="outerHTML",
                              trigger="closeModal")
@@ -137,6 +141,7 @@ def edit(account_id: int | None = None):
     """«Параметры SMTP-аккаунта»: every save is verified first; a failed check saves nothing."""
     account = db.get_or_404(SmtpAccount, account_id) if account_id is not None else None
     form = AccountForm(obj=account)
+    form.has_stored_password = bool(account is not None and account.password)
     if account is not None and request.method == "GET":
         form.password.data = ""
     result = None
@@ -174,8 +179,9 @@ def check():
     account_id = request.form.get("account_id", type=int)
     account = db.session.get(SmtpAccount, account_id) if account_id else None
     form = AccountForm()
+    form.has_stored_password = bool(account is not None and account.password)
     result = None
     if form.validate():
         result = _verify_form(form, account)
     return render_template("portal_smtp/admin/accounts/_check_result.html", form=form,
-                           result=result)
+                           result=result, summary=True)

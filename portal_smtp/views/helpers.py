@@ -24,11 +24,18 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def wants_fragment() -> bool:
+    """True for an HTMX request that swaps a part of the page (not a boosted link and not
+    the restore of a page from history, which both need the whole page)."""
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
 def render_page(page: str, fragment: str, **context: Any) -> str:
-    """Render the full ``page`` — or, for a non-boosted HTMX request, only ``fragment``.
+    """Render the full ``page`` — or, for a partial HTMX request, only ``fragment``
+    (with ``partial=True``, so it can update other parts of the page out of band).
 
     The page template includes the fragment template, so the two never drift apart.
     """
-    if htmx and not htmx.boosted:
-        return render_template(fragment, **context)
-    return render_template(page, **context)
+    if wants_fragment():
+        return render_template(fragment, partial=True, **context)
+    return render_template(page, partial=False, **context)

@@ -88,3 +88,61 @@ document.addEventListener("change", function (event) {
     port.value = defaults[event.target.value] || "";
   }
 });
+
+// A failed HTMX request never fails silently: its Russian error page opens in the modal.
+document.addEventListener("htmx:responseError", function (event) {
+  var xhr = event.detail.xhr;
+  var body = xhr && xhr.responseText ? xhr.responseText :
+    "<section class='card'><h1>Ошибка</h1><p>Не удалось выполнить действие.</p></section>";
+  var content = document.getElementById("modal-content");
+  var dialog = document.getElementById("modal");
+  if (!content || !dialog) { return; }
+  content.innerHTML = "<div class='modal-head'><h2 id='modal-title'>Действие не выполнено</h2>" +
+    "<button type='button' class='link' data-close-modal aria-label='Закрыть'>✕</button></div>" +
+    "<div class='modal-body'>" + body + "</div>";
+  if (!dialog.open) { dialog.showModal(); }
+});
+document.addEventListener("htmx:sendError", function () {
+  var content = document.getElementById("modal-content");
+  var dialog = document.getElementById("modal");
+  if (!content || !dialog) { return; }
+  content.innerHTML = "<div class='modal-head'><h2 id='modal-title'>Нет связи с порталом</h2>" +
+    "<button type='button' class='link' data-close-modal aria-label='Закрыть'>✕</button></div>" +
+    "<div class='modal-body'><p>Запрос не дошёл до сервера. Проверьте подключение и повторите.</p></div>";
+  if (!dialog.open) { dialog.showModal(); }
+});
+
+// Filter forms send only the fields that are filled in, so URLs stay short.
+document.addEventListener("htmx:configRequest", function (event) {
+  var form = event.detail.elt.closest && event.detail.elt.closest("form[data-clean-params]");
+  if (!form || event.detail.verb !== "get") { return; }
+  var data = event.detail.formData;
+  if (!data) { return; }
+  Array.from(data.keys()).forEach(function (key) {
+    if (data.get(key) === "") { data.delete(key); }
+  });
+});
+
+// «Тип авторизации»: no login fields without auth; a token, not a password, for OAuth 2.0.
+(function () {
+  "use strict";
+  function sync(select) {
+    var form = select.form;
+    var login = form.querySelector("[name=login]");
+    var password = form.querySelector("[name=password]");
+    if (!login || !password) { return; }
+    var none = select.value === "none";
+    [login, password].forEach(function (input) {
+      var field = input.closest(".field");
+      if (field) { field.hidden = none; }
+    });
+    var label = form.querySelector("label[for=password]");
+    if (label) { label.textContent = select.value === "xoauth2" ? "Токен доступа OAuth 2.0" : "Пароль"; }
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("select[data-auth]")) { sync(event.target); }
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("select[data-auth]").forEach(sync);
+  });
+})();
