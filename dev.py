@@ -106,16 +106,22 @@ def run() -> int:
                 child.kill()
 
 
-def ensure_chromium() -> None:
-    """Debian's chromium drives the browser tests; install it when it is missing."""
-    if Path(CHROMIUM).exists():
+#: Debian packages the tests drive: the browser and a real IMAP server.
+TEST_PACKAGES = {"chromium": CHROMIUM, "dovecot-imapd": "/usr/sbin/dovecot"}
+
+
+def ensure_test_packages() -> None:
+    """Install Debian's chromium and Dovecot when they are missing."""
+    missing = [name for name, path in TEST_PACKAGES.items() if not Path(path).exists()]
+    if not missing:
         return
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        sys.exit(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
-    say("Installing Debian's chromium for the browser tests")
+        sys.exit(f"Missing Debian packages for the tests: {' '.join(missing)} "
+                 "(apt-get install them)")
+    say(f"Installing Debian packages for the tests: {' '.join(missing)}")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     must("apt-get", "update", "-qq", env=env)
-    must("apt-get", "install", "-y", "-qq", "chromium", env=env)
+    must("apt-get", "install", "-y", "-qq", *missing, env=env)
 
 
 def postgres_uri() -> str | None:
@@ -162,7 +168,7 @@ def wheel_check() -> None:
 def test(extra: list[str]) -> None:
     """Set up and run everything CI runs."""
     ensure_venv("test,dev,postgres,redis")
-    ensure_chromium()
+    ensure_test_packages()
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     env.pop("PORTAL_ENV", None)
     if extra:

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -19,8 +22,10 @@ from sqlalchemy import make_url
 from portal_smtp import MIGRATIONS_DIR, create_app
 from portal_smtp.extensions import db
 from portal_smtp.models import Role, User
+from portal_smtp.providers_seed import seed_directory
 
 from .certs import make_certificates
+from .imap_server import Dovecot
 from .servers import (
     AioServer,
     BlackHole,
@@ -102,6 +107,18 @@ def smtp(certificates):
     yield namespace
     for server in [*servers.values(), *raw.values()]:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def dovecot(certificates, tmp_path_factory):
+    """A real Dovecot IMAP server on loopback (STARTTLS on ``plain_port``, IMAPS on
+    ``ssl_port``), users from a file the tests rewrite."""
+    # Dovecot's own users must reach the folder: pytest's temporary tree is private (0700).
+    folder = Path(tempfile.mkdtemp(prefix="portal-dovecot-"))
+    server = Dovecot(folder, certificates["server_cert"], certificates["server_key"])
+    yield server
+    server.stop()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
@@ -193,6 +210,7 @@ def app(app_config, request):
         db.session.remove()
         for table in reversed(db.metadata.sorted_tables):
             db.session.execute(table.delete())
+        seed_directory(db.session.connection())  # the migration's data, as a fresh database
         db.session.commit()
         db.engine.dispose()
 

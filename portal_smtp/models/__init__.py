@@ -1,5 +1,6 @@
 """The module's database models; importing this package registers them all."""
 from .account import SmtpAccount
+from .mail import Mailbox, MailboxSending, MailProvider, MailProviderDomain
 from .module_settings import ModuleSettings
 from .outbox import OutboxMessage, OutboxStatus, SendLog
 from .types import EncryptedText
@@ -7,6 +8,10 @@ from .user import Role, User
 
 __all__ = [
     "EncryptedText",
+    "MailProvider",
+    "MailProviderDomain",
+    "Mailbox",
+    "MailboxSending",
     "ModuleSettings",
     "OutboxMessage",
     "OutboxStatus",

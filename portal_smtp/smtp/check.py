@@ -72,6 +72,14 @@ class CheckResult:
         return {"ok": self.ok, "code": self.code, "message": self.message}
 
 
+class ProtocolError(Exception):
+    """A server answered with an error outside the SMTP exceptions (an IMAP BYE, say)."""
+
+    def __init__(self, reply: str) -> None:
+        super().__init__(reply)
+        self.reply = reply
+
+
 class _Refusal(Exception):
     """A MAIL FROM / RCPT TO / DATA step was refused."""
 
@@ -101,9 +109,9 @@ def _clean_reply(code: int | None, text: str | bytes, secrets: tuple[str, ...]) 
 def _port_hint(settings: SmtpSettings) -> str:
     """A hint for the classic SSL/STARTTLS port mix-ups, or ""."""
     port = settings.effective_port
-    if settings.security is not Security.SSL and port == 465:
-        return " Порт 465 обычно используется с защитой «SSL/TLS» — попробуйте её."
-    if settings.security is Security.SSL and port in (25, 587, 2525):
+    if settings.security is not Security.SSL and port in (465, 993):
+        return f" Порт {port} обычно используется с защитой «SSL/TLS» — попробуйте её."
+    if settings.security is Security.SSL and port in (25, 587, 2525, 143):
         return (f" Сервер на порту {port} не ответил по TLS: обычно там используется "
                 "«STARTTLS» или соединение без защиты — попробуйте их.")
     return ""
@@ -291,6 +299,8 @@ def _classify(
         return "auth_unsupported", reply, offered, ""
     if isinstance(error, _Refusal):
         return error.code, _clean_reply(error.smtp_code, error.reply, secrets), "", error.address
+    if isinstance(error, ProtocolError):
+        return "unexpected", _clean_reply(None, error.reply, secrets), "сервер ответил ошибкой", ""
     if isinstance(error, smtplib.SMTPResponseException):
         reply = _clean_reply(error.smtp_code, error.smtp_error, secrets)
         return "unexpected", reply, "сервер ответил ошибкой", ""

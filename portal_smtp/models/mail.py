@@ -1,0 +1,141 @@
+"""Mail providers, users' IMAP mailboxes and their sending settings (SPEC §6, §7)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ..smtp import SmtpSettings
+from ..timeutil import utcnow
+from .check_status import CheckStatusMixin
+from .types import EncryptedText
+
+LOGIN_FORMATS = {"manual": "Формировать имя вручную", "email": "Использовать email",
+                 "local_part": "Использовать имя почтового ящика"}
+AUTH_METHODS = {"basic": "Basic", "oauth2": "OAuth 2.0"}
+
+
+class MailProvider(db.Model):
+    """A mail service with known IMAP and SMTP endpoints («Почтовые сервисы»)."""
+
+    __tablename__ = "portal_smtp_mail_provider"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    imap_host: Mapped[str] = mapped_column(String(253))
+    imap_port: Mapped[int]
+    #: ssl, starttls or none.
+    imap_security: Mapped[str] = mapped_column(String(16))
+    smtp_host: Mapped[str] = mapped_column(String(253))
+    smtp_port: Mapped[int]
+    smtp_security: Mapped[str] = mapped_column(String(16))
+    #: How the login is formed from the address: manual, email or local_part.
+    login_format: Mapped[str] = mapped_column(String(16), default="email")
+    #: basic or oauth2.
+    auth_method: Mapped[str] = mapped_column(String(16), default="basic")
+    oauth_client_id: Mapped[str] = mapped_column(String(500), default="")
+    #: OAuth 2.0 client secret, encrypted at rest.
+    oauth_client_secret: Mapped[str | None] = mapped_column(EncryptedText)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    domains: Mapped[list[MailProviderDomain]] = relationship(
+        back_populates="provider", cascade="all, delete-orphan", order_by="MailProviderDomain.id")
+
+    def login_for(self, address: str, typed: str = "") -> str:
+        """The IMAP/SMTP login for ``address`` by this provider's login format."""
+        if self.login_format == "local_part":
+            return address.rpartition("@")[0]
+        if self.login_format == "manual":
+            return typed.strip()
+        return address
+
+
+class MailProviderDomain(db.Model):
+    """«Домены почтовых провайдеров»: a domain belongs to at most one provider."""
+
+    __tablename__ = "portal_smtp_mail_provider_domain"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(
+        ForeignKey("portal_smtp_mail_provider.id", ondelete="CASCADE"), index=True)
+    #: Lower case, Unicode form (почта.рф, not xn--…).
+    domain: Mapped[str] = mapped_column(String(253), unique=True)
+
+    provider: Mapped[MailProvider] = relationship(back_populates="domains")
+
+
+class Mailbox(db.Model):
+    """A user's connected IMAP mailbox («Почта»)."""
+
+    __tablename__ = "portal_smtp_mailbox"
+    __table_args__ = (Index("ix_portal_smtp_mailbox_owner", "user_id", "email_normalized"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("portal_smtp_user.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254))
+    email_normalized: Mapped[str] = mapped_column(String(254))
+    #: The directory provider, if the address matched one (deleting it is refused meanwhile).
+    provider_id: Mapped[int | None] = mapped_column(
+        ForeignKey("portal_smtp_mail_provider.id", ondelete="RESTRICT"), index=True)
+    imap_host: Mapped[str] = mapped_column(String(253))
+    imap_port: Mapped[int]
+    imap_security: Mapped[str] = mapped_column(String(16))
+    imap_login: Mapped[str] = mapped_column(String(320))
+    #: IMAP password, encrypted at rest.
+    imap_password: Mapped[str | None] = mapped_column(EncryptedText)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    provider: Mapped[MailProvider | None] = relationship()
+    sending: Mapped[MailboxSending | None] = relationship(
+        back_populates="mailbox", cascade="all, delete-orphan", uselist=False)
+
+    @property
+    def transport_key(self) -> tuple[str, int] | None:
+        """("mailbox", id) while external SMTP sending is on (see :mod:`.services.transports`)."""
+        return ("mailbox", self.id) if self.sending is not None and self.sending.enabled \
+            else None
+
+
+class MailboxSending(CheckStatusMixin, db.Model):
+    """«Настройки для исходящих писем» of one mailbox."""
+
+    __tablename__ = "portal_smtp_mailbox_sending"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mailbox_id: Mapped[int] = mapped_column(
+        ForeignKey("portal_smtp_mailbox.id", ondelete="CASCADE"), unique=True)
+    #: «Отправлять через внешний SMTP».
+    enabled: Mapped[bool] = mapped_column(default=True)
+    #: Server, port and security come from the mailbox's provider.
+    use_provider: Mapped[bool] = mapped_column(default=False)
+    host: Mapped[str] = mapped_column(String(253), default="")
+    port: Mapped[int] = mapped_column(default=587)
+    #: ssl, starttls or none («Использовать защищённое соединение» picks ssl or starttls).
+    security: Mapped[str] = mapped_column(String(16), default="starttls")
+    #: imap («Данные IMAP-ящика»), custom («Другие логин и пароль») or none.
+    auth_mode: Mapped[str] = mapped_column(String(16), default="imap")
+    login: Mapped[str] = mapped_column(String(320), default="")
+    #: Password for custom auth, encrypted at rest.
+    password: Mapped[str | None] = mapped_column(EncryptedText)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    mailbox: Mapped[Mailbox] = relationship(back_populates="sending")
+
+    def smtp_settings(self, default_timeout: float = 10) -> SmtpSettings:
+        """The SMTP settings this mailbox sends with."""
+        mailbox = self.mailbox
+        host, port, security = self.host, self.port, self.security
+        if self.use_provider and mailbox.provider is not None:
+            provider = mailbox.provider
+            host, port, security = provider.smtp_host, provider.smtp_port, provider.smtp_security
+        if self.auth_mode == "none":
+            auth, login, password = "none", "", ""
+        elif self.auth_mode == "imap":
+            auth, login, password = "login", mailbox.imap_login, mailbox.imap_password or ""
+        else:
+            auth, login, password = "login", self.login, self.password or ""
+        return SmtpSettings(host=host, port=port, security=security, auth=auth, login=login,
+                            password=password, timeout=default_timeout)

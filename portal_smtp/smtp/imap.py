@@ -1,0 +1,93 @@
+"""Checking IMAP logins (SPEC §6) with the same policy, deadline and verdicts as SMTP.
+
+The mailbox's settings travel in a :class:`~.settings.SmtpSettings` (host, port, security,
+login, password, timeout): the connection rules are the same, only the protocol differs.
+Credentials go as UTF-8 through ``AUTHENTICATE PLAIN`` when the server offers it — the plain
+``LOGIN`` command of ``imaplib`` cannot carry a Cyrillic password.
+"""
+from __future__ import annotations
+
+import contextlib
+import imaplib
+import socket
+import time
+
+from .auth import AuthFailed, AuthUnsupported
+from .check import CheckResult, ProtocolError, _result, failure_result
+from .connection import (
+    Resolver,
+    StartTlsUnsupported,
+    Watchdog,
+    connect_checked,
+    system_resolver,
+    tls_context,
+)
+from .policy import NetworkPolicy
+from .settings import Security, SmtpSettings
+
+OK_MESSAGE = "Данные доступа верны!"
+
+
+class PortalIMAP(imaplib.IMAP4):
+    """``imaplib.IMAP4`` over a socket we connected under the policy (TLS included)."""
+
+    def __init__(self, socket_factory, host: str, port: int, timeout: float) -> None:
+        self._socket_factory = socket_factory
+        super().__init__(host, port, timeout)
+
+    def _create_socket(self, timeout):  # imaplib hook
+        return self._socket_factory()
+
+
+def _login(imap: PortalIMAP, login: str, password: str) -> None:
+    try:
+        if "AUTH=PLAIN" in imap.capabilities:
+            imap.authenticate("PLAIN", lambda _: f"\0{login}\0{password}".encode())
+        elif login.isascii() and password.isascii() and "LOGINDISABLED" not in imap.capabilities:
+            imap.login(login, password)
+        else:
+            raise AuthUnsupported(None, " ".join(imap.capabilities))
+    except imaplib.IMAP4.error as error:
+        raise AuthFailed(None, str(error)) from None
+
+
+def check_imap(settings: SmtpSettings, *, policy: NetworkPolicy,
+               resolver: Resolver = system_resolver) -> CheckResult:
+    """Connect, secure and log in to an IMAP server; never raises for server problems."""
+    started = time.monotonic()
+    watchdog = Watchdog()
+    watchdog.arm(settings.timeout)
+    context = tls_context(settings.verify_tls)
+    imap = None
+
+    def socket_factory() -> socket.socket:
+        sock = connect_checked(settings, policy, resolver, watchdog)
+        if settings.security is Security.SSL:
+            try:
+                return context.wrap_socket(sock, server_hostname=settings.ascii_host)
+            except BaseException:
+                sock.close()
+                raise
+        return sock
+
+    try:
+        imap = PortalIMAP(socket_factory, settings.ascii_host, settings.effective_port,
+                          settings.timeout)
+        if settings.security is Security.STARTTLS:
+            if "STARTTLS" not in imap.capabilities:
+                raise StartTlsUnsupported()
+            imap.starttls(ssl_context=context)
+        _login(imap, settings.login, settings.password)
+        imap.logout()
+    except BaseException as error:
+        if isinstance(error, KeyboardInterrupt | SystemExit):
+            raise
+        if isinstance(error, imaplib.IMAP4.error) and not watchdog.expired:
+            error = ProtocolError(str(error))
+        return failure_result(error, watchdog, settings, started)
+    finally:
+        if imap is not None:
+            with contextlib.suppress(OSError):  # the connection may already be gone
+                imap.shutdown()
+        watchdog.close()
+    return _result(True, "ok", OK_MESSAGE, "", started)
