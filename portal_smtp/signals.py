@@ -15,3 +15,7 @@ module_settings_saved = _signals.signal("portal-smtp-module-settings-saved")
 letter_queued = _signals.signal("portal-smtp-letter-queued")
 #: A delivery attempt finished: ``sender=None, outbox_id=…, status=…``.
 letter_attempted = _signals.signal("portal-smtp-letter-attempted")
+#: A mailbox's external SMTP sending was switched off: ``sender=mailbox, actor=user``.
+mailbox_sending_disabled = _signals.signal("portal-smtp-mailbox-sending-disabled")
+#: A mailbox was deleted: ``sender=None, mailbox_id=…, email=…, actor=user``.
+mailbox_deleted = _signals.signal("portal-smtp-mailbox-deleted")

@@ -41,6 +41,9 @@ from .servers import (
     trickle,
 )
 
+#: Fixtures of the «Почта» tests (a provider on the test servers, a user's mailbox).
+pytest_plugins = ["tests.mail_fixtures"]
+
 TEST_KEY = Fernet.generate_key().decode()
 PASSWORDS = {"admin": "admin-pass-1", "ivanov": "ivanov-pass-1", "petrova": "petrova-pass-1"}
 

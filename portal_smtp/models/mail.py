@@ -126,16 +126,22 @@ class MailboxSending(CheckStatusMixin, db.Model):
 
     def smtp_settings(self, default_timeout: float = 10) -> SmtpSettings:
         """The SMTP settings this mailbox sends with."""
-        mailbox = self.mailbox
-        host, port, security = self.host, self.port, self.security
-        if self.use_provider and mailbox.provider is not None:
-            provider = mailbox.provider
-            host, port, security = provider.smtp_host, provider.smtp_port, provider.smtp_security
-        if self.auth_mode == "none":
-            auth, login, password = "none", "", ""
-        elif self.auth_mode == "imap":
-            auth, login, password = "login", mailbox.imap_login, mailbox.imap_password or ""
-        else:
-            auth, login, password = "login", self.login, self.password or ""
-        return SmtpSettings(host=host, port=port, security=security, auth=auth, login=login,
-                            password=password, timeout=default_timeout)
+        return sending_settings(self.mailbox, self, default_timeout)
+
+
+def sending_settings(mailbox: Mailbox, values, timeout: float) -> SmtpSettings:
+    """SMTP settings from a mailbox and sending values (a :class:`MailboxSending` or any
+    object with the same attributes): the provider's server when ``use_provider``, the
+    mailbox's IMAP credentials when ``auth_mode`` is "imap"."""
+    host, port, security = values.host, values.port, values.security
+    if values.use_provider and mailbox.provider is not None:
+        provider = mailbox.provider
+        host, port, security = provider.smtp_host, provider.smtp_port, provider.smtp_security
+    if values.auth_mode == "none":
+        auth, login, password = "none", "", ""
+    elif values.auth_mode == "imap":
+        auth, login, password = "login", mailbox.imap_login, mailbox.imap_password or ""
+    else:
+        auth, login, password = "login", values.login, values.password or ""
+    return SmtpSettings(host=host, port=port, security=security, auth=auth, login=login,
+                        password=password, timeout=timeout)

@@ -8,7 +8,7 @@ from .. import resource_dir
 
 def register_blueprints(app: Flask) -> None:
     """Register the module's blueprints (the test mailbox only outside production)."""
-    from . import admin, devmail
+    from . import admin, devmail, mail
 
     assets = Blueprint(
         "portal_smtp",
@@ -19,6 +19,7 @@ def register_blueprints(app: Flask) -> None:
     )
     app.register_blueprint(assets)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(mail.bp)
     if app.config["ENV"] != "production":
         app.register_blueprint(devmail.bp)
 
@@ -27,7 +28,22 @@ def register_blueprints(app: Flask) -> None:
         return {"has_endpoint": lambda name: name in app.view_functions}
 
     app.add_template_filter(plural)
+    app.add_template_filter(ago)
 
+
+def ago(moment) -> str:
+    """«7 минут назад» for a naive UTC timestamp."""
+    from ..timeutil import utcnow
+
+    seconds = max(0, int((utcnow() - moment).total_seconds()))
+    if seconds < 60:
+        return "только что"
+    for size, forms in ((86400, ("день", "дня", "дней")), (3600, ("час", "часа", "часов")),
+                        (60, ("минуту", "минуты", "минут"))):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {plural(count, *forms)} назад"
+    return "только что"
 
 def plural(count: int, one: str, few: str, many: str) -> str:
     """The Russian plural form for ``count``: 1 аккаунт, 2 аккаунта, 5 аккаунтов."""

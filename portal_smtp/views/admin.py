@@ -5,6 +5,7 @@ from flask import Blueprint
 
 from . import admin_accounts as accounts
 from . import admin_logs as logs
+from . import admin_providers as providers
 from . import admin_settings as settings
 
 bp = Blueprint("smtp_admin", __name__, url_prefix="/admin/smtp")
@@ -30,3 +31,9 @@ bp.add_url_rule("/logs", "logs", logs.index)
 bp.add_url_rule("/logs/count", "logs_count", logs.count)
 bp.add_url_rule("/logs/<int:letter_id>", "log_detail", logs.detail)
 bp.add_url_rule("/logs/<int:letter_id>/retry", "log_retry", logs.retry, methods=["POST"])
+bp.add_url_rule("/providers", "providers", providers.index)
+bp.add_url_rule("/providers/new", "provider_new", providers.edit, methods=["GET", "POST"])
+bp.add_url_rule("/providers/<int:provider_id>", "provider_edit", providers.edit,
+                methods=["GET", "POST"])
+bp.add_url_rule("/providers/<int:provider_id>/delete", "provider_delete", providers.delete,
+                methods=["GET", "POST"])

@@ -183,5 +183,5 @@ def check():
     result = None
     if form.validate():
         result = _verify_form(form, account)
-    return render_template("portal_smtp/admin/accounts/_check_result.html", form=form,
+    return render_template("portal_smtp/partials/_check_result.html", form=form,
                            result=result, summary=True)

@@ -146,3 +146,26 @@ document.addEventListener("htmx:configRequest", function (event) {
     document.querySelectorAll("select[data-auth]").forEach(sync);
   });
 })();
+
+// «Настройка SMTP отправки»: login and password only for «Другие логин и пароль».
+(function () {
+  "use strict";
+  function sync(form) {
+    var chosen = form.querySelector("input[name=auth_mode]:checked");
+    var custom = chosen && chosen.value === "custom";
+    ["login", "password"].forEach(function (name) {
+      var input = form.querySelector("[name=" + name + "]");
+      var field = input && input.closest(".field");
+      if (field) { field.hidden = !custom; }
+    });
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("input[name=auth_mode]")) { sync(event.target.form); }
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    document.querySelectorAll("form#sending-form").forEach(sync);
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("form#sending-form").forEach(sync);
+  });
+})();

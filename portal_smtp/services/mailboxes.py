@@ -1,0 +1,177 @@
+"""Users' IMAP mailboxes: connecting with a verified login, and their sending settings."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Mailbox, MailboxSending, MailProvider, User
+from ..models.mail import sending_settings
+from ..smtp import CheckResult, SmtpSettings
+from ..smtp.addresses import normalize_address
+from ..smtp.imap import check_imap
+from .module_settings import effective_policy, get_module_settings
+from .transports import Transport, register_transport
+from .verification import verify
+
+
+class MailboxError(ValueError):
+    """A mailbox change that is refused; the message is Russian and safe to show."""
+
+
+@dataclass
+class MailboxInput:
+    """«Подключить ящик»: the address, the password and, without a provider, the server."""
+
+    email: str
+    password: str = field(default="", repr=False)
+    provider: MailProvider | None = None
+    imap_host: str = ""
+    imap_port: int | None = None
+    imap_security: str = "ssl"
+    login: str = ""
+
+
+def imap_settings(data: MailboxInput) -> SmtpSettings:
+    """The IMAP server and login ``data`` describes (the provider's, or typed by hand)."""
+    timeout = get_module_settings().default_timeout
+    if data.provider is not None:
+        provider = data.provider
+        return SmtpSettings(host=provider.imap_host, port=provider.imap_port,
+                            security=provider.imap_security, auth="login",
+                            login=provider.login_for(data.email, data.login) or data.email,
+                            password=data.password, timeout=timeout)
+    return SmtpSettings(host=data.imap_host, port=data.imap_port or
+                        (993 if data.imap_security == "ssl" else 143),
+                        security=data.imap_security, auth="login",
+                        login=data.login.strip() or data.email, password=data.password,
+                        timeout=timeout)
+
+
+def connect_mailbox(user: User, data: MailboxInput) -> tuple[Mailbox | None, CheckResult]:
+    """Check the IMAP login, then save the mailbox; nothing is saved when the check fails."""
+    normalized = normalize_address(data.email)
+    if db.session.scalar(select(Mailbox.id).where(Mailbox.user_id == user.id,
+                                                  Mailbox.email_normalized == normalized)):
+        raise MailboxError(f"Ящик {data.email} уже подключён.")
+    settings = imap_settings(data)
+    result = check_imap(settings, policy=effective_policy())
+    if not result.ok:
+        return None, result
+    mailbox = Mailbox(user_id=user.id, email=data.email.strip(), email_normalized=normalized,
+                      provider_id=data.provider.id if data.provider else None,
+                      imap_host=settings.host.lower(), imap_port=settings.effective_port,
+                      imap_security=settings.security.value, imap_login=settings.login,
+                      imap_password=data.password)
+    db.session.add(mailbox)
+    db.session.flush()
+    return mailbox, result
+
+
+def user_mailbox(user: User, mailbox_id: int) -> Mailbox | None:
+    """The user's own mailbox, or None (another user's id is as good as a missing one)."""
+    return db.session.scalar(select(Mailbox).where(Mailbox.id == mailbox_id,
+                                                   Mailbox.user_id == user.id))
+
+
+# --- «Настройка SMTP отправки» -------------------------------------------------------------
+
+@dataclass
+class SendingInput:
+    """«Настройки для исходящих писем»."""
+
+    use_provider: bool = False
+    host: str = ""
+    port: int | None = None
+    secure: bool = True
+    #: imap, custom or none.
+    auth_mode: str = "imap"
+    login: str = ""
+    #: Blank keeps the stored password.
+    password: str = field(default="", repr=False)
+
+    @property
+    def security(self) -> str:
+        """«Использовать защищённое соединение»: SSL/TLS on 465, STARTTLS elsewhere."""
+        if not self.secure:
+            return "none"
+        return "ssl" if self.port == 465 else "starttls"
+
+
+def provider_can_send(mailbox: Mailbox) -> bool:
+    """Whether the mailbox's provider knows its SMTP server (then the toggle is enough)."""
+    return mailbox.provider is not None and bool(mailbox.provider.smtp_host)
+
+
+@dataclass(frozen=True)
+class SendingValues:
+    """Sending settings as they would be saved (no model object, so nothing is flushed)."""
+
+    use_provider: bool
+    host: str
+    port: int
+    security: str
+    auth_mode: str
+    login: str
+    password: str | None = field(repr=False)
+
+
+def resolve_input(mailbox: Mailbox, data: SendingInput) -> SendingValues:
+    """The values ``data`` means for ``mailbox`` (a blank password keeps the stored one)."""
+    stored = mailbox.sending
+    use_provider = data.use_provider and provider_can_send(mailbox)
+    return SendingValues(
+        use_provider=use_provider, host=data.host.strip().lower(),
+        port=data.port or (465 if data.secure else 25), security=data.security,
+        auth_mode=data.auth_mode, login=data.login.strip(),
+        password=data.password or (stored.password if stored is not None else None),
+    )
+
+
+def check_sending(mailbox: Mailbox, data: SendingInput) -> CheckResult:
+    """Run SPEC §3 for the submitted settings, proving the mailbox's own address."""
+    values = resolve_input(mailbox, data)
+    settings = sending_settings(mailbox, values, get_module_settings().default_timeout)
+    return verify(settings, sender=mailbox.email, label=mailbox.email)
+
+
+def save_sending(mailbox: Mailbox, data: SendingInput, result: CheckResult) -> MailboxSending:
+    """Store checked settings (a failed check saves nothing)."""
+    if not result.ok:
+        raise ValueError("a failed check saves nothing")
+    values = resolve_input(mailbox, data)
+    sending = mailbox.sending or MailboxSending(mailbox_id=mailbox.id)
+    for name in ("use_provider", "host", "port", "security", "auth_mode", "login", "password"):
+        setattr(sending, name, getattr(values, name))
+    sending.enabled = True
+    sending.record_check(result)
+    mailbox.sending = sending
+    db.session.add(sending)
+    db.session.flush()
+    return sending
+
+
+def recheck_sending(mailbox: Mailbox) -> CheckResult | None:
+    """Check the stored settings again (the modal does it each time it opens)."""
+    sending = mailbox.sending
+    if sending is None:
+        return None
+    result = verify(sending.smtp_settings(get_module_settings().default_timeout),
+                    sender=mailbox.email, label=mailbox.email)
+    sending.record_check(result)
+    db.session.flush()
+    return result
+
+
+def _load_mailbox(mailbox_id: int, default_timeout: int) -> Transport | None:
+    mailbox = db.session.get(Mailbox, mailbox_id)
+    if mailbox is None or mailbox.sending is None or not mailbox.sending.enabled:
+        return None
+    settings = mailbox.sending.smtp_settings(default_timeout)
+    return Transport("mailbox", mailbox.id, settings,
+                     f"{mailbox.email} — {settings.host}:{settings.effective_port} (ящик "
+                     f"#{mailbox.id})")
+
+
+register_transport("mailbox", _load_mailbox)
