@@ -96,6 +96,15 @@ def test_demo_administrator_can_log_in(runner, client):
     assert response.status_code == 302
 
 
+def test_demo_users_have_a_mailbox_to_try_sending_with(runner, client):
+    runner.invoke(args=["smtp", "init-db", "--demo"])
+    token = csrf_token(client)
+    client.post("/login", data={"username": "ivanov", "password": "ivanov-demo",
+                                "csrf_token": token})
+    page = client.get("/mail/").get_data(as_text=True)
+    assert "ivanov@example.com" in page and "Настройка SMTP отправки" in page
+
+
 def test_test_mailbox_shows_a_caught_test_letter(app, client, users, tmp_path):
     port = free_port()
     catcher = start_catcher("127.0.0.1", port, app.config["SMTP_DEVMAIL_DIR"])
