@@ -14,11 +14,11 @@ import random
 import statistics
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 from cryptography.fernet import Fernet
-from sqlalchemy import insert, make_url
+from fresh_databases import Databases
+from sqlalchemy import insert
 
 from portal_smtp import MIGRATIONS_DIR, create_app
 from portal_smtp.extensions import db
@@ -147,31 +147,13 @@ def main() -> None:
     parser.add_argument("--postgres", help="run on a fresh database of this PostgreSQL server")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-accounts-"))
-    created = []
-
-    def uri_for(count: int) -> str:
-        if not args.postgres:
-            return f"sqlite:///{folder / f'accounts-{count}.db'}"
-        import psycopg
-
-        url = make_url(args.postgres)
-        name = f"bench_accounts_{count}_{uuid.uuid4().hex[:6]}"
-        admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        created.append((admin, name))
-        return url.set(database=name).render_as_string(hide_password=False)
-
+    databases = Databases(folder, args.postgres, "bench_accounts")
     try:
-        small = measure(uri_for, args.small, folder)
-        large = measure(uri_for, args.large, folder)
+        small = measure(lambda count: databases.uri(str(count)), args.small, folder)
+        large = measure(lambda count: databases.uri(str(count)), args.large, folder)
     finally:
-        for admin, name in created:
-            import psycopg
-
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    engine = "PostgreSQL" if args.postgres else "SQLite"
+        databases.drop_all()
+    engine = databases.engine
     print(f"\n{engine}: {args.large:,} accounts vs {args.small:,} (same run); goal ratio ≤ 2.0")
     print(f"{'measure':34} {'small med':>10} {'large med':>10} {'ratio':>6} "
           f"{'small p99':>10} {'large p99':>10} {'ratio':>6}")

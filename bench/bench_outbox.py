@@ -26,7 +26,6 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from cryptography.fernet import Fernet
-from sqlalchemy import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.certs import make_certificates
@@ -36,6 +35,7 @@ from portal_smtp.extensions import db
 from portal_smtp.services.delivery import run_workers
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fresh_databases import Databases
 from smtp_sink import LOGIN, PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -177,20 +177,8 @@ def main() -> None:
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
              for _ in range(4)]
     ports = [int(sink.stdout.readline()) for sink in sinks]
-    created: list[tuple[str, str]] = []
-
-    def uri_for(label: str) -> str:
-        if not args.postgres:
-            return f"sqlite:///{folder / f'{label}.db'}"
-        import psycopg
-
-        url = make_url(args.postgres)
-        name = f"bench_outbox_{label}_{uuid.uuid4().hex[:6]}"
-        admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        created.append((admin, name))
-        return url.set(database=name).render_as_string(hide_password=False)
+    databases = Databases(folder, args.postgres, "bench_outbox")
+    uri_for = databases.uri
 
     try:
         n = args.letters
@@ -210,12 +198,8 @@ def main() -> None:
         for sink in sinks:
             sink.stdin.close()
             sink.wait(10)
-        for admin, name in created:
-            import psycopg
-
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    engine = "PostgreSQL" if args.postgres else "SQLite"
+        databases.drop_all()
+    engine = databases.engine
     print(f"\nOutbox on {engine}, {n} letters of 2 KB, implicit TLS + AUTH, loopback sink")
     print(f"raw smtplib, one reused connection   {reuse:8.0f} letters/s")
     print(f"raw smtplib, connection per letter   {each:8.0f} letters/s")

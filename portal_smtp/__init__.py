@@ -9,6 +9,7 @@ import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,7 @@ class PortalSmtp:
         from . import models  # noqa: F401  (registers the tables)
         from .cli import smtp_cli
         from .extensions import bind_shared_extensions
+        from .services import crm_senders, mailboxes  # noqa: F401  (register their transports)
         from .views import register_blueprints
 
         bind_shared_extensions(app, MIGRATIONS_DIR)
@@ -100,8 +102,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-def send_mail(message, *, mailing=False, sender=None, commit=True, **kwargs) -> int:
-    """Queue ``message`` in the outbox and return its id (see :mod:`.services.outbox`)."""
-    from .services.outbox import send_mail as queue
+def send_mail(message: EmailMessage, *, mailing: bool = False, sender: Any = None,
+              commit: bool = True, **kwargs: Any) -> int:
+    """Queue ``message`` in the outbox and return its id (SPEC §11, §14).
+
+    :param mailing: the letter belongs to a mass mailing.
+    :param sender: a mailbox or CRM sender with its own SMTP server, if any.
+    :param commit: commit the session; ``False`` keeps the caller's transaction open.
+    Raises :class:`~portal_smtp.services.outbox.SendRefused` with a Russian message.
+    """
+    from .services.outbox import send_mail as queue  # imported late: it needs the models
 
     return queue(message, mailing=mailing, sender=sender, commit=commit, **kwargs)

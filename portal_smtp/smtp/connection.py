@@ -217,6 +217,25 @@ def connect_checked(
     raise last_error
 
 
+def secured_socket_factory(settings: SmtpSettings, policy: NetworkPolicy, resolver: Resolver,
+                           watchdog: Watchdog, context: ssl.SSLContext
+                           ) -> Callable[[], socket.socket]:
+    """A factory of policy-checked sockets, TLS-wrapped from the start for implicit TLS
+    (the certificate checked against the host name the user typed)."""
+
+    def connect() -> socket.socket:
+        sock = connect_checked(settings, policy, resolver, watchdog)
+        if settings.security is not Security.SSL:
+            return sock
+        try:
+            return context.wrap_socket(sock, server_hostname=settings.ascii_host)
+        except BaseException:
+            sock.close()
+            raise
+
+    return connect
+
+
 def ehlo_name(configured: str | None, sock: socket.socket) -> str:
     """A name strict servers accept: the configured one, the FQDN, else an address literal."""
     if configured:
@@ -250,17 +269,7 @@ def open_session(
     ``ssl.SSLError``, :class:`StartTlsUnsupported`, auth errors or ``smtplib`` errors.
     """
     context = tls_context(settings.verify_tls)
-
-    def socket_factory() -> socket.socket:
-        sock = connect_checked(settings, policy, resolver, watchdog)
-        if settings.security is Security.SSL:
-            try:
-                return context.wrap_socket(sock, server_hostname=settings.ascii_host)
-            except BaseException:
-                sock.close()
-                raise
-        return sock
-
+    socket_factory = secured_socket_factory(settings, policy, resolver, watchdog, context)
     smtp = PortalSMTP(socket_factory, timeout=settings.timeout)
     smtp._host = settings.ascii_host  # STARTTLS verifies the certificate against this name
     try:

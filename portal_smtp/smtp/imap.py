@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import imaplib
-import socket
 import time
 
 from .auth import AuthFailed, AuthUnsupported
@@ -18,7 +17,7 @@ from .connection import (
     Resolver,
     StartTlsUnsupported,
     Watchdog,
-    connect_checked,
+    secured_socket_factory,
     system_resolver,
     tls_context,
 )
@@ -58,18 +57,8 @@ def check_imap(settings: SmtpSettings, *, policy: NetworkPolicy,
     watchdog = Watchdog()
     watchdog.arm(settings.timeout)
     context = tls_context(settings.verify_tls)
+    socket_factory = secured_socket_factory(settings, policy, resolver, watchdog, context)
     imap = None
-
-    def socket_factory() -> socket.socket:
-        sock = connect_checked(settings, policy, resolver, watchdog)
-        if settings.security is Security.SSL:
-            try:
-                return context.wrap_socket(sock, server_hostname=settings.ascii_host)
-            except BaseException:
-                sock.close()
-                raise
-        return sock
-
     try:
         imap = PortalIMAP(socket_factory, settings.ascii_host, settings.effective_port,
                           settings.timeout)

@@ -6,7 +6,6 @@ from urllib.parse import parse_qsl
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_htmx import make_response
-from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
@@ -15,16 +14,12 @@ from ..forms.accounts import AccountForm
 from ..models import SmtpAccount
 from ..services import accounts as service
 from ..smtp import InvalidSettings
-from .helpers import admin_required, render_page
+from .helpers import admin_required, render_page, user_rate_key
 from .listing import PAGE_SIZES, ListState
 
 GROUP_ACTIONS = {"activate", "deactivate", "check", "delete"}
 #: A group «Проверить» runs in the request; more than this at once is refused.
 MAX_GROUP_CHECK = 50
-
-
-def _check_rate_key() -> str:
-    return f"user:{current_user.get_id()}"
 
 
 # --- the list -----------------------------------------------------------------------------
@@ -172,7 +167,7 @@ def _verify_form(form: AccountForm, account: SmtpAccount | None):
 
 
 @admin_required
-@limiter.limit("20/minute", key_func=_check_rate_key)
+@limiter.limit("20/minute", key_func=user_rate_key)
 @limiter.limit("60/minute")
 def check():
     """«Проверить» over HTMX: runs the check on the form's values and saves nothing."""

@@ -24,6 +24,11 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def user_rate_key() -> str:
+    """Flask-Limiter key: the logged-in user (checks are limited per user and per IP)."""
+    return f"user:{current_user.get_id()}"
+
+
 def wants_fragment() -> bool:
     """True for an HTMX request that swaps a part of the page (not a boosted link and not
     the restore of a page from history, which both need the whole page)."""

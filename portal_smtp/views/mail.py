@@ -18,14 +18,10 @@ from ..services.cascade import delete_mailbox, disable_mailbox_sending
 from ..services.providers import detect_provider
 from ..smtp import InvalidSettings
 from ..smtp.addresses import AddressError
-from .helpers import render_page, wants_fragment
+from .helpers import render_page, user_rate_key, wants_fragment
 
 bp = Blueprint("mail", __name__, url_prefix="/mail")
 CHECK_LIMIT = "20/minute"
-
-
-def _user_key() -> str:
-    return f"user:{current_user.get_id()}"
 
 
 def _own(mailbox_id: int) -> Mailbox:
@@ -56,7 +52,7 @@ def _provider_choices(form: ConnectMailboxForm) -> None:
 
 @bp.route("/connect", methods=["GET", "POST"])
 @login_required
-@limiter.limit(CHECK_LIMIT, key_func=_user_key, methods=["POST"])
+@limiter.limit(CHECK_LIMIT, key_func=user_rate_key, methods=["POST"])
 def connect():
     """«Подключить ящик»: provider detected from the address, IMAP login checked first."""
     form = ConnectMailboxForm()
@@ -152,7 +148,7 @@ def sending(mailbox_id: int):
 
 @bp.route("/<int:mailbox_id>/smtp/check", methods=["POST"])
 @login_required
-@limiter.limit(CHECK_LIMIT, key_func=_user_key)
+@limiter.limit(CHECK_LIMIT, key_func=user_rate_key)
 def sending_check(mailbox_id: int):
     """«Проверить»: check the modal's values, save nothing."""
     mailbox = _own(mailbox_id)
@@ -174,7 +170,7 @@ def _run_check(form: SendingForm, mailbox: Mailbox):
 
 @bp.route("/<int:mailbox_id>/smtp", methods=["POST"])
 @login_required
-@limiter.limit(CHECK_LIMIT, key_func=_user_key)
+@limiter.limit(CHECK_LIMIT, key_func=user_rate_key)
 def sending_save(mailbox_id: int):
     """«Сохранить»: check, then save; a failed check saves nothing and keeps the modal open."""
     mailbox = _own(mailbox_id)
@@ -186,7 +182,12 @@ def sending_save(mailbox_id: int):
         return _modal(mailbox, form, result, 422)
     service.save_sending(mailbox, _sending_input(form, mailbox), result)
     db.session.commit()
-    message = f"Отправка через внешний SMTP для {mailbox.email} настроена. {result.message}"
+    return _back_to_list(
+        f"Отправка через внешний SMTP для {mailbox.email} настроена. {result.message}")
+
+
+def _back_to_list(message: str):
+    """Close the modal and refresh the list (HTMX), or go back to the list with a flash."""
     if wants_fragment():
         body = render_template("portal_smtp/mail/_list.html", mailboxes=_mailboxes(),
                                message=message)
@@ -203,19 +204,12 @@ def sending_disable(mailbox_id: int):
     mailbox = _own(mailbox_id)
     disable_mailbox_sending(mailbox, current_user)
     db.session.commit()
-    message = f"Отправка через внешний SMTP для {mailbox.email} отключена."
-    if wants_fragment():
-        body = render_template("portal_smtp/mail/_list.html", mailboxes=_mailboxes(),
-                               message=message)
-        return make_response(body, retarget="#mailboxes", reswap="outerHTML",
-                             trigger="closeModal")
-    flash(message, "success")
-    return redirect(url_for(".index"))
+    return _back_to_list(f"Отправка через внешний SMTP для {mailbox.email} отключена.")
 
 
 @bp.route("/<int:mailbox_id>/smtp/recheck", methods=["POST"])
 @login_required
-@limiter.limit(CHECK_LIMIT, key_func=_user_key)
+@limiter.limit(CHECK_LIMIT, key_func=user_rate_key)
 def sending_recheck(mailbox_id: int):
     """The background check the modal starts each time it opens."""
     mailbox = _own(mailbox_id)
