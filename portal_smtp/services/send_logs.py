@@ -13,12 +13,21 @@ from .transports import load_transport
 
 def account_label(letter: OutboxMessage) -> str:
     """How a letter's transport is named now ("" when none)."""
-    if not letter.transport_type:
-        return ""
-    transport = load_transport(letter.transport_type, letter.transport_id)
-    if transport is not None:
-        return transport.label
-    return f"{letter.transport_type} #{letter.transport_id} (удалён или выключен)"
+    return account_labels([letter])[letter.id]
+
+
+def account_labels(letters: list[OutboxMessage]) -> dict[int, str]:
+    """Transport names for many letters, loading each transport once."""
+    names: dict[tuple[str, int | None], str] = {}
+    labels = {}
+    for letter in letters:
+        key = (letter.transport_type, letter.transport_id)
+        if key not in names:
+            transport = load_transport(*key) if letter.transport_type else None
+            names[key] = transport.label if transport is not None else (
+                f"{key[0]} #{key[1]} (удалён или выключен)" if letter.transport_type else "")
+        labels[letter.id] = names[key]
+    return labels
 
 
 def letters_for_cli(status: str | None, limit: int) -> list[dict[str, object]]:
@@ -27,14 +36,16 @@ def letters_for_cli(status: str | None, limit: int) -> list[dict[str, object]]:
     query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
     if status:
         query = query.where(OutboxMessage.status == status)
+    letters = list(db.session.scalars(query))
+    labels = account_labels(letters)
     return [
         {"id": letter.id, "status": letter.status, "from": letter.from_header,
          "to": letter.recipient_list, "subject": letter.subject,
-         "account": account_label(letter), "attempts": letter.attempts,
+         "account": labels[letter.id], "attempts": letter.attempts,
          "error": letter.last_error, "message_id": letter.message_id,
          "created_at": letter.created_at.isoformat(timespec="seconds"),
          "sent_at": letter.sent_at.isoformat(timespec="seconds") if letter.sent_at else None}
-        for letter in db.session.scalars(query)
+        for letter in letters
     ]
 
 

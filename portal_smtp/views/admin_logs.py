@@ -12,7 +12,13 @@ from ..extensions import db
 from ..models import OutboxMessage
 from ..models.outbox import STATUS_LABELS
 from ..services.outbox import SendRefused, retry_letter
-from ..services.send_logs import LogFilter, account_label, count_letters, list_letters
+from ..services.send_logs import (
+    LogFilter,
+    account_label,
+    account_labels,
+    count_letters,
+    list_letters,
+)
 from .helpers import admin_required, render_page
 from .listing import PAGE_SIZES, ListState
 
@@ -60,7 +66,7 @@ def _table(state: LogListState) -> dict[str, object]:
         rows, has_next = list_letters(state.filter, state.page, state.size)
     return {"rows": rows, "has_next": has_next, "state": state, "total": total,
             "page_sizes": PAGE_SIZES, "statuses": LETTER_STATUSES, "labels": STATUS_LABELS,
-            "account_label": account_label}
+            "accounts": account_labels(rows)}
 
 
 @admin_required

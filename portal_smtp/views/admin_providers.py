@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..forms.mail import ProviderForm
@@ -14,7 +15,8 @@ from .helpers import admin_required, render_page
 @admin_required
 def index():
     """The providers with their domains and how many mailboxes use each."""
-    providers = db.session.scalars(select(MailProvider).order_by(MailProvider.name)).all()
+    providers = db.session.scalars(select(MailProvider).options(
+        selectinload(MailProvider.domains)).order_by(MailProvider.name)).all()
     usage = dict(db.session.execute(select(Mailbox.provider_id, func.count(Mailbox.id))
                                     .group_by(Mailbox.provider_id)).all())
     return render_template("portal_smtp/admin/providers/index.html", providers=providers,

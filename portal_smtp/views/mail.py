@@ -9,6 +9,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_htmx import make_response
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from ..extensions import db, limiter
 from ..forms.mail import ConnectMailboxForm, SendingForm
@@ -32,8 +33,10 @@ def _own(mailbox_id: int) -> Mailbox:
 
 
 def _mailboxes() -> list[Mailbox]:
-    return list(db.session.scalars(select(Mailbox).where(Mailbox.user_id == current_user.id)
-                                   .order_by(Mailbox.id)))
+    return list(db.session.scalars(
+        select(Mailbox).where(Mailbox.user_id == current_user.id)
+        .options(selectinload(Mailbox.sending), selectinload(Mailbox.provider))
+        .order_by(Mailbox.id)))
 
 
 @bp.route("/")
