@@ -36,6 +36,9 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_DEVMAIL_HOST": "127.0.0.1",
     "SMTP_DEVMAIL_PORT": 2525,
     "SMTP_DEVMAIL_DIR": None,  # None: <instance>/devmail
+    # The From of the portal's own letters (sender confirmation codes); an admin SMTP
+    # account with this address sends them.
+    "SMTP_SYSTEM_FROM": None,
     # Outbox workers (SPEC §11).
     "SMTP_WORKER_BATCH": 20,  # letters one worker claims at a time
     "SMTP_LEASE_SECONDS": 300,  # a claim older than this is recovered by another worker
@@ -48,7 +51,10 @@ DEFAULTS: dict[str, Any] = {
 }
 
 #: Settings the development configuration adds so a newcomer can try everything offline.
-DEVELOPMENT_DEFAULTS = {"SMTP_ALLOW_HOSTS": "127.0.0.1,::1"}
+DEVELOPMENT_DEFAULTS = {
+    "SMTP_ALLOW_HOSTS": "127.0.0.1,::1",
+    "SMTP_SYSTEM_FROM": "Корпоративный портал <noreply@example.com>",
+}
 
 
 class ConfigurationError(RuntimeError):

@@ -152,3 +152,25 @@ def test_from_list_shows_own_and_shared_senders_only(app, users):
         assert private not in [s.id for s in senders]
         assert not can_delete(petrova, db.session.get(CrmSender, shared))
         assert can_delete(petrova, db.session.get(CrmSender, own))
+
+
+def test_first_configuration_offers_the_crm_sender_settings(app, client, users, mailbox,
+                                                             smtp):
+    from .conftest import csrf_token, login
+
+    with app.app_context():
+        db.session.get(Mailbox, mailbox).provider_id = None  # a mailbox set up by hand
+        crm_sender(users.ivanov.id, ADDRESS, smtp=("127.0.0.1", smtp.plain.port, "none"))
+        db.session.commit()
+    login(client, users.ivanov)
+    modal = client.get(f"/mail/{mailbox}/smtp").get_data(as_text=True)
+    assert f"Предложены настройки вашего отправителя CRM {ADDRESS}" in modal
+    assert f'value="{smtp.plain.port}"' in modal and 'value="user@example.com"' in modal
+    token = csrf_token(client, f"/mail/{mailbox}/smtp")
+    saved = client.post(f"/mail/{mailbox}/smtp", data={
+        "csrf_token": token, "enabled": "y", "host": "127.0.0.1", "port": smtp.plain.port,
+        "auth_mode": "custom", "login": "user@example.com", "password": ""})
+    assert saved.status_code == 302, saved.get_data(as_text=True)
+    with app.app_context():
+        sending = db.session.scalar(select(MailboxSending))
+        assert sending.password == USERS["user@example.com"] and sending.last_check_ok

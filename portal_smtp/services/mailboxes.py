@@ -90,6 +90,8 @@ class SendingInput:
     login: str = ""
     #: Blank keeps the stored password.
     password: str = field(default="", repr=False)
+    #: A blank password means the offered CRM sender's password (first configuration).
+    use_offered_password: bool = False
 
     @property
     def security(self) -> str:
@@ -97,6 +99,18 @@ class SendingInput:
         if not self.secure:
             return "none"
         return "ssl" if self.port == 465 else "starttls"
+
+
+def crm_sender_to_offer(mailbox: Mailbox):
+    """The owner's CRM SMTP sender with the mailbox's address, offered when sending is
+    configured for the first time (SPEC §6)."""
+    from ..models import CrmSender
+
+    if mailbox.sending is not None:
+        return None
+    return db.session.scalar(select(CrmSender).where(
+        CrmSender.user_id == mailbox.user_id, CrmSender.has_smtp.is_(True),
+        CrmSender.email_normalized == mailbox.email_normalized).order_by(CrmSender.id.desc()))
 
 
 def provider_can_send(mailbox: Mailbox) -> bool:
@@ -120,12 +134,15 @@ class SendingValues:
 def resolve_input(mailbox: Mailbox, data: SendingInput) -> SendingValues:
     """The values ``data`` means for ``mailbox`` (a blank password keeps the stored one)."""
     stored = mailbox.sending
+    offered = crm_sender_to_offer(mailbox) if data.use_offered_password else None
+    stored_password = stored.password if stored is not None else (
+        offered.smtp_password if offered is not None else None)
     use_provider = data.use_provider and provider_can_send(mailbox)
     return SendingValues(
         use_provider=use_provider, host=data.host.strip().lower(),
         port=data.port or (465 if data.secure else 25), security=data.security,
         auth_mode=data.auth_mode, login=data.login.strip(),
-        password=data.password or (stored.password if stored is not None else None),
+        password=data.password or stored_password,
     )
 
 

@@ -8,7 +8,7 @@ from .. import resource_dir
 
 def register_blueprints(app: Flask) -> None:
     """Register the module's blueprints (the test mailbox only outside production)."""
-    from . import admin, devmail, mail
+    from . import admin, crm, devmail, mail
 
     assets = Blueprint(
         "portal_smtp",
@@ -20,6 +20,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(assets)
     app.register_blueprint(admin.bp)
     app.register_blueprint(mail.bp)
+    app.register_blueprint(crm.bp)
     if app.config["ENV"] != "production":
         app.register_blueprint(devmail.bp)
 

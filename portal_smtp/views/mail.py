@@ -118,12 +118,20 @@ def _sending_form(mailbox: Mailbox, formdata=None) -> SendingForm:
         SendingForm(obj=sending)
     form.provider_mode = service.provider_can_send(mailbox)
     form.has_stored_password = bool(sending is not None and sending.password)
+    offered = service.crm_sender_to_offer(mailbox)
+    form.offered = offered
+    form.has_stored_password = form.has_stored_password or offered is not None
     if formdata is None:
         form.password.data = ""
         if sending is not None:
             form.secure.data = sending.security != "none"
         else:
             form.enabled.data = False
+        if offered is not None:  # pre-fill from the CRM sender of the same address
+            form.host.data, form.port.data = offered.smtp_host, offered.smtp_port
+            form.secure.data = offered.smtp_security != "none"
+            form.auth_mode.data = "custom" if offered.smtp_login else "none"
+            form.login.data = offered.smtp_login
     return form
 
 
@@ -131,7 +139,8 @@ def _sending_input(form: SendingForm, mailbox: Mailbox) -> service.SendingInput:
     return service.SendingInput(
         use_provider=form.provider_mode, host=form.host.data or "", port=form.port.data,
         secure=form.secure.data, auth_mode=form.auth_mode.data or "imap",
-        login=form.login.data or "", password=form.password.data or "")
+        login=form.login.data or "", password=form.password.data or "",
+        use_offered_password=getattr(form, "offered", None) is not None)
 
 
 def _modal(mailbox: Mailbox, form: SendingForm, result=None, status: int = 200):

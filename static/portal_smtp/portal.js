@@ -169,3 +169,23 @@ document.addEventListener("htmx:configRequest", function (event) {
     document.querySelectorAll("form#sending-form").forEach(sync);
   });
 })();
+
+// CRM: «Добавить получателя» adds a «Кому» field; «SMTP-сервера» opens its fields.
+document.addEventListener("click", function (event) {
+  var add = event.target.closest("[data-add-recipient]");
+  if (add) {
+    event.preventDefault();
+    var box = add.closest("#recipients");
+    var inputs = box.querySelectorAll("input");
+    var next = inputs[inputs.length - 1].cloneNode();
+    next.value = "";
+    next.id = next.name = "to-" + inputs.length;
+    add.before(next);
+    next.focus();
+  }
+  var reveal = event.target.closest("[data-reveal]");
+  if (reveal) {
+    var target = document.getElementById(reveal.dataset.reveal);
+    if (target) { event.preventDefault(); target.open = true; target.scrollIntoView(); }
+  }
+});

@@ -1,0 +1,288 @@
+"""The CRM composer (SPEC §8): the letter from «От кого» to the timeline, templates, and
+adding senders by a confirmation code or with their own SMTP server."""
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import formataddr
+from html import unescape
+
+from flask import current_app
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..config import setting
+from ..extensions import db
+from ..models import (
+    CrmActivity,
+    CrmEntity,
+    CrmSender,
+    EmailTemplate,
+    Mailbox,
+    OutboxMessage,
+    SenderConfirmation,
+    User,
+)
+from ..smtp import CheckResult, SmtpSettings
+from ..smtp.addresses import normalize_address
+from ..timeutil import utcnow
+from .crm_senders import can_delete, senders_for
+from .module_settings import get_module_settings
+from .outbox import SendRefused, send_mail
+from .verification import verify
+
+CODE_TTL = timedelta(minutes=15)
+MAX_CODE_ATTEMPTS = 5
+MAX_CODE_SENDS = 3
+RESEND_PAUSE = timedelta(seconds=60)
+MAILBOX_SENDER = "Отправитель подключён в разделе «Почта». Отключите его там"
+
+
+class CrmError(ValueError):
+    """A refused CRM action; the message is Russian and safe to show."""
+
+
+# --- the composer ---------------------------------------------------------------------------
+
+@dataclass
+class ComposeInput:
+    """What the composer submits."""
+
+    sender: str  # "mailbox:ID" or "sender:ID"
+    to: list[str]
+    subject: str
+    body_html: str
+    cc: list[str] = field(default_factory=list)
+    bcc: list[str] = field(default_factory=list)
+    copy_to_me: bool = False
+    important: bool = False
+
+
+def split_addresses(values: list[str]) -> list[str]:
+    """Addresses from inputs that may each hold several, separated by commas or semicolons."""
+    return [part.strip() for value in values for part in re.split(r"[,;]", value or "")
+            if part.strip()]
+
+
+def choose_sender(user: User, choice: str) -> Mailbox | CrmSender:
+    """The «От кого» choice, only from the senders this user may use."""
+    kind, _, raw_id = choice.partition(":")
+    mailboxes, senders = senders_for(user)
+    pool = mailboxes if kind == "mailbox" else senders if kind == "sender" else []
+    for item in pool:
+        if str(item.id) == raw_id:
+            return item
+    raise CrmError("Выберите отправителя из списка «От кого».")
+
+
+def html_to_text(html: str) -> str:
+    """A plain-text alternative of an HTML body."""
+    text = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</li>", "\n", html)
+    return unescape(re.sub(r"<[^>]+>", "", text)).strip()
+
+
+def build_letter(user: User, sender: Mailbox | CrmSender, data: ComposeInput) -> EmailMessage:
+    """The letter the composer describes (headers validated again by ``send_mail``)."""
+    name = sender.name if isinstance(sender, CrmSender) and sender.name else user.full_name
+    letter = EmailMessage()
+    try:
+        letter["From"] = formataddr((name, sender.email))
+        letter["To"] = ", ".join(data.to)
+        if data.cc:
+            letter["Cc"] = ", ".join(data.cc)
+        bcc = list(data.bcc) + ([user.email] if data.copy_to_me and user.email else [])
+        if bcc:
+            letter["Bcc"] = ", ".join(bcc)
+        letter["Subject"] = data.subject
+        if data.important:
+            letter["Importance"] = "high"
+            letter["X-Priority"] = "1 (Highest)"
+    except (ValueError, TypeError) as error:
+        raise CrmError(f"Некорректный заголовок письма: {error}") from None
+    letter.set_content(html_to_text(data.body_html) or " ")
+    letter.add_alternative(data.body_html or "<p></p>", subtype="html")
+    return letter
+
+
+def send_from_entity(user: User, entity: CrmEntity, data: ComposeInput) -> CrmActivity:
+    """«Отправить»: queue the letter and add an e-mail activity to the entity's timeline.
+
+    Raises :class:`CrmError` when the letter is refused; a letter no transport can send is
+    kept (failed, with the reason) and the activity says so.
+    """
+    if not data.to:
+        raise CrmError("Укажите хотя бы одного получателя в поле «Кому».")
+    sender = choose_sender(user, data.sender)
+    letter = build_letter(user, sender, data)
+    try:
+        outbox_id = send_mail(letter, sender=sender, commit=False, created_by_id=user.id)
+    except SendRefused as error:
+        raise CrmError(str(error)) from None
+    activity = CrmActivity(entity_id=entity.id, kind="email", author_id=user.id,
+                           subject=data.subject[:1000], outbox_id=outbox_id,
+                           summary=f"Кому: {', '.join(data.to)}"
+                                   + (f"; копия: {', '.join(data.cc)}" if data.cc else ""))
+    db.session.add(activity)
+    db.session.flush()
+    return activity
+
+
+def letter_status(activity: CrmActivity) -> OutboxMessage | None:
+    """The activity's letter, for its delivery status."""
+    return db.session.get(OutboxMessage, activity.outbox_id) if activity.outbox_id else None
+
+
+def save_template(user: User, name: str, subject: str, body_html: str) -> EmailTemplate:
+    """«Сохранить как шаблон»."""
+    if not name.strip():
+        raise CrmError("Укажите название шаблона.")
+    template = EmailTemplate(user_id=user.id, name=name.strip()[:200], subject=subject[:1000],
+                             body_html=body_html)
+    db.session.add(template)
+    db.session.flush()
+    return template
+
+
+def templates_for(user: User) -> list[EmailTemplate]:
+    return list(db.session.scalars(select(EmailTemplate).where(EmailTemplate.user_id == user.id)
+                                   .order_by(EmailTemplate.name)))
+
+
+# --- adding senders -------------------------------------------------------------------------
+
+def _check_new_address(user: User, email: str) -> str:
+    normalized = normalize_address(email)
+    if db.session.scalar(select(CrmSender.id).where(CrmSender.user_id == user.id,
+                                                    CrmSender.email_normalized == normalized)):
+        raise CrmError(f"Отправитель {email} уже есть в вашем списке.")
+    return normalized
+
+
+def _send_code(confirmation: SenderConfirmation, code: str) -> None:
+    system_from = setting("SMTP_SYSTEM_FROM")
+    if not system_from:
+        raise CrmError("Отправка кодов не настроена: администратор должен указать адрес "
+                       "системных писем (PORTAL_SMTP_SYSTEM_FROM).")
+    letter = EmailMessage()
+    letter["From"] = system_from
+    letter["To"] = confirmation.email
+    letter["Subject"] = f"Код подтверждения отправителя: {code}"
+    letter.set_content(
+        f"Здравствуйте!\n\nКод для подтверждения адреса {confirmation.email} как отправителя "
+        f"писем из CRM: {code}\n\nКод действует 15 минут. Если вы не запрашивали код, просто "
+        "не отвечайте на это письмо.\n")
+    try:
+        letter_id = send_mail(letter, commit=False)
+    except SendRefused as error:
+        raise CrmError(f"Не удалось отправить код: {error}") from None
+    stored = db.session.get(OutboxMessage, letter_id)
+    if stored.status == "failed":
+        raise CrmError(f"Не удалось отправить код: {stored.last_error}")
+
+
+def start_confirmation(user: User, name: str, email: str, shared: bool) -> SenderConfirmation:
+    """«Получить код»: a six-digit code goes to the address; only its hash is kept."""
+    normalized = _check_new_address(user, email)
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    confirmation = SenderConfirmation(
+        user_id=user.id, name=name.strip(), email=email.strip(), email_normalized=normalized,
+        shared=shared, code_hash=generate_password_hash(code), expires_at=utcnow() + CODE_TTL)
+    db.session.add(confirmation)
+    db.session.flush()
+    _send_code(confirmation, code)
+    return confirmation
+
+
+def resend_code(user: User, confirmation: SenderConfirmation) -> None:
+    """Send a new code (at most three, a minute apart)."""
+    if confirmation.user_id != user.id:
+        raise CrmError("Запрос на подтверждение не найден.")
+    if confirmation.sends >= MAX_CODE_SENDS:
+        raise CrmError("Код уже отправлялся три раза. Начните добавление отправителя заново "
+                       "позже.")
+    if utcnow() - confirmation.last_sent_at < RESEND_PAUSE:
+        raise CrmError("Новый код можно запросить через минуту после предыдущего.")
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    confirmation.code_hash = generate_password_hash(code)
+    confirmation.expires_at = utcnow() + CODE_TTL
+    confirmation.sends += 1
+    confirmation.attempts = 0
+    confirmation.last_sent_at = utcnow()
+    db.session.flush()
+    _send_code(confirmation, code)
+
+
+def confirm_sender(user: User, confirmation: SenderConfirmation, code: str) -> CrmSender:
+    """«Введите код из письма»: a right code within time and attempts saves the sender."""
+    if confirmation.user_id != user.id:
+        raise CrmError("Запрос на подтверждение не найден.")
+    if utcnow() > confirmation.expires_at:
+        raise CrmError("Срок действия кода истёк. Запросите новый код.")
+    if confirmation.attempts >= MAX_CODE_ATTEMPTS:
+        raise CrmError("Слишком много неверных попыток. Запросите новый код.")
+    if not check_password_hash(confirmation.code_hash, code.strip()):
+        confirmation.attempts += 1
+        db.session.flush()
+        left = MAX_CODE_ATTEMPTS - confirmation.attempts
+        raise CrmError(f"Неверный код. Осталось попыток: {left}.")
+    sender = CrmSender(user_id=user.id, name=confirmation.name, email=confirmation.email,
+                       email_normalized=confirmation.email_normalized, shared=confirmation.shared)
+    db.session.add(sender)
+    db.session.delete(confirmation)
+    db.session.flush()
+    return sender
+
+
+@dataclass
+class SmtpSenderInput:
+    """«Добавить отправителя» with «SMTP-сервера»."""
+
+    name: str
+    email: str
+    shared: bool
+    host: str
+    port: int | None
+    secure: bool
+    login: str
+    password: str = field(default="", repr=False)
+
+    def settings(self) -> SmtpSettings:
+        port = self.port or (465 if self.secure else 25)
+        security = "none" if not self.secure else ("ssl" if port == 465 else "starttls")
+        return SmtpSettings(host=self.host, port=port, security=security,
+                            auth="login" if self.login else "none", login=self.login.strip(),
+                            password=self.password if self.login else "",
+                            timeout=get_module_settings().default_timeout)
+
+
+def add_smtp_sender(user: User, data: SmtpSenderInput) -> tuple[CrmSender | None, CheckResult]:
+    """Verify sending (SPEC §3) for the address, then save; a failed check saves nothing."""
+    normalized = _check_new_address(user, data.email)
+    settings = data.settings()
+    result = verify(settings, sender=data.email.strip(), label=data.name or data.email)
+    if not result.ok:
+        return None, result
+    sender = CrmSender(user_id=user.id, name=data.name.strip(), email=data.email.strip(),
+                       email_normalized=normalized, shared=data.shared, has_smtp=True,
+                       smtp_host=settings.host.lower(), smtp_port=settings.effective_port,
+                       smtp_security=settings.security.value, smtp_login=settings.login,
+                       smtp_password=settings.password or None)
+    sender.record_check(result)
+    db.session.add(sender)
+    db.session.flush()
+    current_app.logger.info("CRM sender %s added by %s", sender.email, user.username)
+    return sender, result
+
+
+def delete_sender(user: User, sender: CrmSender) -> None:
+    """Delete a CRM sender; only the user who added it may (mailbox senders live in «Почта»)."""
+    if not can_delete(user, sender):
+        raise CrmError("Удалить отправителя может только тот, кто его добавил.")
+    from .cascade import reroute_waiting_letters
+
+    reroute_waiting_letters("sender", sender.id)
+    db.session.delete(sender)
+    db.session.flush()
