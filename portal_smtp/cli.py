@@ -350,3 +350,48 @@ def logs_command(as_json: bool, status: str | None, limit: int) -> None:
         click.echo(f"{row['id']:>7} {row['status']:<9} {row['from']} → {', '.join(row['to'])} "
                    f"«{row['subject']}» попыток: {row['attempts']}"
                    + (f" — {row['error']}" if row["error"] else ""))
+
+
+@smtp_cli.group("mailboxes")
+def mailboxes_cli() -> None:
+    """Users' mailboxes (the same cascade as the «Почта» pages)."""
+
+
+def _mailbox_or_exit(mailbox_id: int):
+    from .extensions import db
+    from .models import Mailbox
+
+    mailbox = db.session.get(Mailbox, mailbox_id)
+    if mailbox is None:
+        raise click.ClickException(f"Ящик {mailbox_id} не найден.")
+    return mailbox
+
+
+@mailboxes_cli.command("delete")
+@click.argument("mailbox_id", type=int)
+@with_appcontext
+def mailboxes_delete(mailbox_id: int) -> None:
+    """Delete a mailbox with its sending settings and the owner's CRM sender of its address."""
+    from .extensions import db
+    from .services.cascade import delete_mailbox
+
+    mailbox = _mailbox_or_exit(mailbox_id)
+    email = mailbox.email
+    delete_mailbox(mailbox, None)
+    db.session.commit()
+    click.echo(f"Ящик {email} удалён вместе с настройками отправки.")
+
+
+@mailboxes_cli.command("disable-sending")
+@click.argument("mailbox_id", type=int)
+@with_appcontext
+def mailboxes_disable(mailbox_id: int) -> None:
+    """Switch a mailbox's external SMTP off (its CRM SMTP sender goes too)."""
+    from .extensions import db
+    from .services.cascade import disable_mailbox_sending
+
+    mailbox = _mailbox_or_exit(mailbox_id)
+    changed = disable_mailbox_sending(mailbox, None)
+    db.session.commit()
+    click.echo(f"Отправка ящика {mailbox.email} отключена." if changed else
+               f"У ящика {mailbox.email} отправка не была настроена.")

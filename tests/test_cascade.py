@@ -174,3 +174,15 @@ def test_first_configuration_offers_the_crm_sender_settings(app, client, users, 
     with app.app_context():
         sending = db.session.scalar(select(MailboxSending))
         assert sending.password == USERS["user@example.com"] and sending.last_check_ok
+
+
+def test_the_cli_runs_the_same_cascade(app, runner, configured, mailbox):
+    result = runner.invoke(args=["smtp", "mailboxes", "disable-sending", str(mailbox)])
+    assert result.exit_code == 0 and "отключена" in result.output
+    assert count(app, CrmSender, CrmSender.id == configured["same_smtp"]) == 0
+    result = runner.invoke(args=["smtp", "mailboxes", "delete", str(mailbox)])
+    assert result.exit_code == 0 and count(app, Mailbox) == 0
+    with app.app_context():
+        assert db.session.scalar(select(func.count(CascadeRecord.id))) == 2
+    missing = runner.invoke(args=["smtp", "mailboxes", "delete", str(mailbox)])
+    assert missing.exit_code == 1 and "не найден" in missing.output
