@@ -39,6 +39,8 @@ DEFAULTS: dict[str, Any] = {
     # The From of the portal's own letters (sender confirmation codes); an admin SMTP
     # account with this address sends them.
     "SMTP_SYSTEM_FROM": None,
+    # Times are stored in UTC and shown in this zone.
+    "TIMEZONE": "Europe/Moscow",
     # Outbox workers (SPEC §11).
     "SMTP_WORKER_BATCH": 20,  # letters one worker claims at a time
     "SMTP_LEASE_SECONDS": 300,  # a claim older than this is recovered by another worker

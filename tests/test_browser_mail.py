@@ -72,7 +72,8 @@ def test_mailbox_and_its_sending_modal(page, live_server, users, provider, app):
     expect(modal).to_contain_text("Неверный логин или пароль")
     screenshot(page, "mail-modal-recheck-failed")
 
-    # «Отключить» removes the settings.
+    # «Отключить» asks first, then removes the settings.
+    page.once("dialog", lambda dialog: dialog.accept())
     modal.get_by_role("button", name="Отключить").click()
     expect(modal).to_be_hidden()
     expect(page.locator("#mailboxes")).to_contain_text("Не настроена")
@@ -136,3 +137,25 @@ def test_login_fields_appear_only_for_other_credentials(page, live_server, users
     expect(modal.get_by_label("Пароль", exact=True)).to_be_visible()
     modal.get_by_label("Без авторизации").check()
     expect(modal.get_by_label("Пароль", exact=True)).to_be_hidden()
+
+
+def test_a_refused_save_stays_in_the_same_modal(page, live_server, users, app):
+    with app.app_context():
+        db.session.add(Mailbox(user_id=users.ivanov.id, email="ivanov@example.com",
+                               email_normalized="ivanov@example.com", imap_host="127.0.0.1",
+                               imap_port=143, imap_security="none",
+                               imap_login="ivanov@example.com", imap_password="x"))
+        db.session.commit()
+    browser_login(page, live_server, users.ivanov)
+    page.goto(f"{live_server}/mail/")
+    page.get_by_role("link", name="Настройка SMTP отправки").click()
+    modal = page.locator("dialog#modal")
+    modal.get_by_label("Порт", exact=True).fill("99999")
+    modal.get_by_role("button", name="Сохранить").click()
+    expect(modal).to_contain_text("Укажите адрес SMTP-сервера.")
+    expect(modal).not_to_contain_text("Действие не выполнено")
+    expect(modal.locator(".modal-head")).to_have_count(1)
+    modal.get_by_label("Адрес SMTP-сервера").fill("127.0.0.1")
+    modal.get_by_role("button", name="Проверить").click()
+    expect(modal.locator("#sending-check")).to_contain_text("Порт должен быть числом")
+    assert page.url.endswith("/mail/")

@@ -73,3 +73,20 @@ def test_starttls_missing_is_refused(smtp, policy):
     # An SMTP server greets with 220, not "* OK": the IMAP check says so instead of hanging.
     result = check_imap(imap(smtp.plain.port, "starttls"), policy=policy)
     assert not result.ok
+
+
+def test_a_non_imap_server_is_named_in_plain_russian(smtp, policy):
+    result = check_imap(imap(smtp.plain.port, "none"), policy=policy)
+    assert result.code == "unexpected"
+    assert result.message.startswith("Ошибка IMAP")
+    assert "b'" not in result.message and "220" in result.message
+
+
+def test_imap_ports_are_allowed_for_imap_logins_only():
+    from portal_smtp.smtp.policy import IMAP_PORTS, BlockedTarget
+
+    base = NetworkPolicy()
+    with pytest.raises(BlockedTarget):
+        base.check_port("imap.yandex.ru", 993)
+    base.with_ports(IMAP_PORTS).check_port("imap.yandex.ru", 993)
+    base.with_ports(IMAP_PORTS).check_port("imap.yandex.ru", 143)

@@ -186,3 +186,43 @@ def test_check_is_rate_limited_per_user(ivanov, mailbox):
                             data={"csrf_token": token, "auth_mode": "custom"}).status_code
                 for _ in range(21)]
     assert statuses[:20] == [200] * 20 and statuses[20] == 429
+
+
+def test_connecting_checks_imap_under_the_imap_ports(app, ivanov, provider, monkeypatch):
+    from portal_smtp.services import mailboxes
+    from portal_smtp.smtp import CheckResult
+
+    seen = []
+
+    def record_policy(settings, *, policy):
+        seen.append(policy)
+        return CheckResult(False, "dns", "Сервер imap.example не найден.")
+
+    monkeypatch.setattr(mailboxes, "check_imap", record_policy)
+    with app.app_context():
+        from portal_smtp.services.providers import detect_provider
+
+        yandex = detect_provider("a@ya.ru").id
+    token = csrf_token(ivanov, "/mail/connect")
+    ivanov.post("/mail/connect", data={"csrf_token": token, "email": "a@ya.ru",
+                                       "password": "x", "provider_id": str(yandex)})
+    [policy] = seen
+    assert {143, 993} <= policy.ports
+    assert 993 not in app.extensions["portal_smtp"].policy.ports  # SMTP stays as it was
+
+
+def test_saving_with_the_toggle_off_keeps_the_input_and_says_why(app, ivanov, mailbox):
+    token = csrf_token(ivanov, f"/mail/{mailbox}/smtp")
+    response = ivanov.post(f"/mail/{mailbox}/smtp", headers={"HX-Request": "true"},
+                           data={"csrf_token": token, "auth_mode": "imap"})
+    assert response.status_code == 422
+    assert "Отметьте «Отправлять через внешний SMTP»" in response.get_data(as_text=True)
+    assert count(app, MailboxSending) == 0
+
+
+def test_recheck_after_the_settings_were_removed_is_calm(ivanov, mailbox):
+    token = csrf_token(ivanov, f"/mail/{mailbox}/smtp")
+    response = ivanov.post(f"/mail/{mailbox}/smtp/recheck", data={"csrf_token": token},
+                           headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert "Отправка не настроена." in response.get_data(as_text=True)

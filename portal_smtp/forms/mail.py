@@ -94,8 +94,10 @@ class ProviderForm(PortalForm):
                                choices=[SelectChoice(k, v) for k, v in LOGIN_FORMATS.items()])
     auth_method = SelectField("Авторизация", default="basic",
                               choices=[SelectChoice(k, v) for k, v in AUTH_METHODS.items()])
-    oauth_client_id = StringField("Client ID", validators=[Length(max=500), single_line])
-    oauth_client_secret = PasswordField("Client secret", validators=[Length(max=1000)],
+    oauth_client_id = StringField("Идентификатор клиента OAuth 2.0 (client id)",
+                                  validators=[Length(max=500), single_line])
+    oauth_client_secret = PasswordField("Секрет клиента OAuth 2.0 (client secret)",
+                                        validators=[Length(max=1000)],
                                         description="Пусто — оставить сохранённый.")
     domains = TextAreaField("Домены почтовых провайдеров",
                             validators=[Length(max=10000)],

@@ -219,9 +219,10 @@ def transmit(connections: Connections, transport: Transport, letter) -> Outcome:
         finally:
             session.watchdog.disarm()
             session.used_at = time.monotonic()
-        return Outcome("sent", refused={
-            address: _clean_reply(code, text, (secret,)) for address, (code, text)
-            in refused.items()})
+        code, text = session.smtp.last_data_reply or (None, b"")
+        return Outcome("sent", reply=_clean_reply(code, text, (secret,)), smtp_code=code,
+                       refused={address: _clean_reply(code, text, (secret,))
+                                for address, (code, text) in refused.items()})
     return Outcome("deferred", "Не удалось восстановить соединение с сервером.")
 
 

@@ -11,6 +11,7 @@ from ..models.mail import sending_settings
 from ..smtp import CheckResult, SmtpSettings
 from ..smtp.addresses import normalize_address
 from ..smtp.imap import check_imap
+from ..smtp.policy import IMAP_PORTS
 from .module_settings import effective_policy, get_module_settings
 from .transports import Transport, register_transport
 from .verification import verify
@@ -56,7 +57,7 @@ def connect_mailbox(user: User, data: MailboxInput) -> tuple[Mailbox | None, Che
                                                   Mailbox.email_normalized == normalized)):
         raise MailboxError(f"Ящик {data.email} уже подключён.")
     settings = imap_settings(data)
-    result = check_imap(settings, policy=effective_policy())
+    result = check_imap(settings, policy=effective_policy().with_ports(IMAP_PORTS))
     if not result.ok:
         return None, result
     mailbox = Mailbox(user_id=user.id, email=data.email.strip(), email_normalized=normalized,

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, or_, select
 
+from ..config import setting
 from ..extensions import db
 from ..models import OutboxMessage, SmtpAccount
 from .transports import load_transport
@@ -64,11 +66,10 @@ class LogFilter:
         if self.status:
             query = query.where(OutboxMessage.status == self.status)
         if self.date_from:
-            query = query.where(OutboxMessage.created_at >= datetime.combine(self.date_from,
-                                                                              time.min))
+            query = query.where(OutboxMessage.created_at >= _utc_midnight(self.date_from))
         if self.date_to:
-            query = query.where(OutboxMessage.created_at < datetime.combine(
-                self.date_to + timedelta(days=1), time.min))
+            query = query.where(OutboxMessage.created_at < _utc_midnight(
+                self.date_to + timedelta(days=1)))
         if self.address.strip():
             text = self.address.strip().lower()
             query = query.where(or_(
@@ -82,6 +83,12 @@ class LogFilter:
             query = query.where(OutboxMessage.transport_type == "account",
                                 OutboxMessage.transport_id.in_(accounts))
         return query
+
+
+def _utc_midnight(day: date) -> datetime:
+    """The start of ``day`` in the portal's time zone, as the naive UTC the columns store."""
+    zone = ZoneInfo(setting("TIMEZONE"))
+    return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
 
 
 def list_letters(log_filter: LogFilter, page: int, size: int) -> tuple[list[OutboxMessage], bool]:

@@ -117,7 +117,8 @@ def _port_hint(settings: SmtpSettings) -> str:
     return ""
 
 
-def _message(code: str, settings: SmtpSettings, detail: str = "", address: str = "") -> str:
+def _message(code: str, settings: SmtpSettings, detail: str = "", address: str = "",
+             protocol: str = "SMTP") -> str:
     host, port = settings.host, settings.effective_port
     texts = {
         "dns": f"Сервер {host} не найден. Проверьте адрес почтового сервера.",
@@ -139,7 +140,7 @@ def _message(code: str, settings: SmtpSettings, detail: str = "", address: str =
             f"Подключение к этому адресу запрещено сетевой политикой портала ({host}:{port}): "
             f"{detail}."
         ),
-        "unexpected": f"Ошибка SMTP: {detail}.",
+        "unexpected": f"Ошибка {protocol}: {detail}.",
     }
     return texts[code]
 
@@ -250,13 +251,13 @@ def check(
 
 
 def failure_result(error: BaseException, watchdog: Watchdog, settings: SmtpSettings,
-                   started: float | None = None) -> CheckResult:
+                   started: float | None = None, protocol: str = "SMTP") -> CheckResult:
     """The verdict for a failure while talking to the server of ``settings``.
 
     Used by the check and by the outbox workers, so both explain failures the same way.
     """
     code, reply, detail, address = _classify(error, watchdog, settings, (settings.password,))
-    message = _message(code, settings, detail=detail, address=address)
+    message = _message(code, settings, detail=detail, address=address, protocol=protocol)
     if code in ("timeout", "tls", "unexpected", "refused"):
         message += _port_hint(settings)
     if reply:

@@ -151,8 +151,15 @@ class PortalSMTP(smtplib.SMTP):
         # local_hostname is set before EHLO; giving one here avoids smtplib's getfqdn().
         super().__init__(local_hostname="pending", timeout=timeout)
 
+    #: The server's reply to the last letter's DATA, e.g. (250, b"2.0.0 Ok: queued as …").
+    last_data_reply: tuple[int, bytes] | None = None
+
     def _get_socket(self, host, port, timeout):  # smtplib hook
         return self._socket_factory()
+
+    def data(self, msg):  # smtplib.sendmail discards this reply; the send log wants it
+        self.last_data_reply = super().data(msg)
+        return self.last_data_reply
 
 
 def tls_context(verify: bool) -> ssl.SSLContext:

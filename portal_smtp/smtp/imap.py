@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import imaplib
+import re
 import time
 
 from .auth import AuthFailed, AuthUnsupported
@@ -50,6 +51,11 @@ def _login(imap: PortalIMAP, login: str, password: str) -> None:
         raise AuthFailed(None, str(error)) from None
 
 
+def _readable(text: str) -> str:
+    """imaplib shows server lines as Python bytes (``b'220 …'``); keep just the line."""
+    return re.sub(r"b'(.*?)'", r"\1", text).replace("unexpected response:", "").strip()
+
+
 def check_imap(settings: SmtpSettings, *, policy: NetworkPolicy,
                resolver: Resolver = system_resolver) -> CheckResult:
     """Connect, secure and log in to an IMAP server; never raises for server problems."""
@@ -72,8 +78,8 @@ def check_imap(settings: SmtpSettings, *, policy: NetworkPolicy,
         if isinstance(error, KeyboardInterrupt | SystemExit):
             raise
         if isinstance(error, imaplib.IMAP4.error) and not watchdog.expired:
-            error = ProtocolError(str(error))
-        return failure_result(error, watchdog, settings, started)
+            error = ProtocolError(_readable(str(error)))
+        return failure_result(error, watchdog, settings, started, protocol="IMAP")
     finally:
         if imap is not None:
             with contextlib.suppress(OSError):  # the connection may already be gone

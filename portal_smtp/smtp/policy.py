@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -60,6 +60,8 @@ NAT64_V6 = ipaddress.IPv6Network("64:ff9b::/96")
 
 #: SMTP submission and relay ports allowed when the configuration names none.
 DEFAULT_PORTS = frozenset({25, 465, 587, 2525})
+#: IMAP ports, allowed for IMAP logins only.
+IMAP_PORTS = frozenset({143, 993})
 
 
 class InvalidEntry(ValueError):
@@ -160,6 +162,10 @@ class NetworkPolicy:
                 hosts.add(_normalise_host(host))
         port_set = {_port(p) for p in [*(list(ports) or DEFAULT_PORTS), *extra_ports]}
         return cls(frozenset(port_set), frozenset(hosts), tuple(networks), frozenset(host_ports))
+
+    def with_ports(self, ports: Iterable[int]) -> NetworkPolicy:
+        """The same policy with more allowed ports (IMAP logins add 143 and 993)."""
+        return replace(self, ports=self.ports | frozenset(ports))
 
     def _pair_allowed(self, host: str, port: int, address: IPAddress | None = None) -> bool:
         names = {_normalise_host(host)}

@@ -1,6 +1,9 @@
 """The module's blueprints; URL rules live in each blueprint module."""
 from __future__ import annotations
 
+from datetime import UTC
+from zoneinfo import ZoneInfo
+
 from flask import Blueprint, Flask
 
 from .. import resource_dir
@@ -30,6 +33,15 @@ def register_blueprints(app: Flask) -> None:
 
     app.add_template_filter(plural)
     app.add_template_filter(ago)
+    zone = ZoneInfo(app.config["TIMEZONE"])
+
+    @app.template_filter("local")
+    def local_time(moment, seconds: bool = False) -> str:
+        """A stored (naive UTC) time in the portal's time zone: «24.11.2026 10:42»."""
+        if moment is None:
+            return ""
+        shown = moment.replace(tzinfo=UTC).astimezone(zone)
+        return shown.strftime("%d.%m.%Y %H:%M:%S" if seconds else "%d.%m.%Y %H:%M")
 
 
 def ago(moment) -> str:

@@ -44,6 +44,9 @@ class LogListState(ListState):
             address=self.values["address"],
             account=self.values["account"],
         )
+        if self.filter.date_from and self.filter.date_to and \
+                self.filter.date_from > self.filter.date_to:
+            self.errors.append("Дата «с» позже даты «по» — за такой период писем быть не может.")
 
     def _date(self, name: str, label: str) -> date | None:
         value = self.values[name]

@@ -9,6 +9,7 @@ from ..extensions import db
 from ..forms.mail import ProviderForm
 from ..models import Mailbox, MailProvider
 from ..services import providers as service
+from ..smtp.settings import SECURITY_LABELS
 from .helpers import admin_required, render_page
 
 
@@ -20,7 +21,8 @@ def index():
     usage = dict(db.session.execute(select(Mailbox.provider_id, func.count(Mailbox.id))
                                     .group_by(Mailbox.provider_id)).all())
     return render_template("portal_smtp/admin/providers/index.html", providers=providers,
-                           usage=usage)
+                           usage=usage, security_labels={
+                               s.value: label for s, label in SECURITY_LABELS.items()})
 
 
 @admin_required
@@ -28,6 +30,8 @@ def edit(provider_id: int | None = None):
     """Add or change a provider; a domain that belongs to another provider is refused."""
     provider = db.get_or_404(MailProvider, provider_id) if provider_id is not None else None
     form = ProviderForm(obj=provider)
+    if provider is None or not provider.oauth_client_secret:
+        form.oauth_client_secret.description = ""
     if request.method == "GET":
         form.oauth_client_secret.data = ""
         if provider is not None:

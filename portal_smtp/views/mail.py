@@ -10,6 +10,7 @@ from flask_htmx import make_response
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
 from ..extensions import db, limiter
 from ..forms.mail import ConnectMailboxForm, SendingForm
@@ -125,8 +126,6 @@ def _sending_form(mailbox: Mailbox, formdata=None) -> SendingForm:
         form.password.data = ""
         if sending is not None:
             form.secure.data = sending.security != "none"
-        else:
-            form.enabled.data = False
         if offered is not None:  # pre-fill from the CRM sender of the same address
             form.host.data, form.port.data = offered.smtp_host, offered.smtp_port
             form.secure.data = offered.smtp_security != "none"
@@ -188,7 +187,11 @@ def sending_save(mailbox_id: int):
     mailbox = _own(mailbox_id)
     form = _sending_form(mailbox, request.form)
     if not form.enabled.data:
-        return sending_disable(mailbox_id)
+        if mailbox.sending is not None:
+            return sending_disable(mailbox_id)
+        form.enabled.errors = ["Отметьте «Отправлять через внешний SMTP», чтобы сохранить "
+                               "настройки."]
+        return _modal(mailbox, form, None, 422)
     result = _run_check(form, mailbox) if form.validate() else None
     if result is None or not result.ok:
         return _modal(mailbox, form, result, 422)
@@ -225,6 +228,11 @@ def sending_disable(mailbox_id: int):
 def sending_recheck(mailbox_id: int):
     """The background check the modal starts each time it opens."""
     mailbox = _own(mailbox_id)
-    result = service.recheck_sending(mailbox)
-    db.session.commit()
+    try:
+        result = service.recheck_sending(mailbox)
+        db.session.commit()
+    except (StaleDataError, ObjectDeletedError):
+        # «Отключить» removed the settings while this check was running.
+        db.session.rollback()
+        result = None
     return render_template("portal_smtp/mail/_recheck.html", mailbox=mailbox, result=result)

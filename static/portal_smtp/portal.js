@@ -100,6 +100,7 @@ document.addEventListener("htmx:responseError", function (event) {
   content.innerHTML = "<div class='modal-head'><h2 id='modal-title'>Действие не выполнено</h2>" +
     "<button type='button' class='link' data-close-modal aria-label='Закрыть'>✕</button></div>" +
     "<div class='modal-body'>" + body + "</div>";
+  if (window.htmx) { window.htmx.process(content); }
   if (!dialog.open) { dialog.showModal(); }
 });
 document.addEventListener("htmx:sendError", function () {
@@ -189,3 +190,35 @@ document.addEventListener("click", function (event) {
     if (target) { event.preventDefault(); target.open = true; target.scrollIntoView(); }
   }
 });
+
+// «Подключить ящик»: the server fields only for manual settings or an unknown provider;
+// a provider form shows OAuth 2.0 fields only for OAuth 2.0.
+(function () {
+  "use strict";
+  function syncConnect(form) {
+    var manual = form.querySelector("[name=manual]");
+    var provider = form.querySelector("[name=provider_id]");
+    var fieldset = form.querySelector("fieldset.manual");
+    if (!manual || !fieldset) { return; }
+    var show = manual.checked || !provider || !provider.value;
+    fieldset.querySelectorAll(".field").forEach(function (field) {
+      if (!field.querySelector("[name=manual]")) { field.hidden = !show; }
+    });
+  }
+  function syncProvider(form) {
+    var method = form.querySelector("[name=auth_method]");
+    if (!method) { return; }
+    ["oauth_client_id", "oauth_client_secret"].forEach(function (name) {
+      var input = form.querySelector("[name=" + name + "]");
+      if (input && input.closest(".field")) { input.closest(".field").hidden = method.value !== "oauth2"; }
+    });
+  }
+  function syncAll() {
+    document.querySelectorAll("form").forEach(function (form) { syncConnect(form); syncProvider(form); });
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.form) { syncConnect(event.target.form); syncProvider(event.target.form); }
+  });
+  document.addEventListener("htmx:afterSettle", syncAll);
+  document.addEventListener("DOMContentLoaded", syncAll);
+})();
