@@ -254,13 +254,18 @@ class RejectingHandler(RecordingHandler):
 
 
 class DroppingHandler(RecordingHandler):
-    """Closes the connection right after every third delivered letter."""
+    """Drops the connection when a fourth letter starts on it (as servers that limit letters
+    per connection do): the client learns it at MAIL FROM, before any letter text."""
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if getattr(session, "delivered", 0) >= 3:
+            server.transport.close()
+            return "421 4.7.0 Too many messages on one connection, closing"
+        return await super().handle_MAIL(server, session, envelope, address, mail_options)
 
     async def handle_DATA(self, server, session, envelope):
         reply = await super().handle_DATA(server, session, envelope)
         session.delivered = getattr(session, "delivered", 0) + 1
-        if session.delivered % 3 == 0:
-            asyncio.get_running_loop().call_later(0.01, server.transport.close)
         return reply
 
 

@@ -193,12 +193,16 @@ def transmit(connections: Connections, transport: Transport, letter) -> Outcome:
             return Outcome("deferred" if temporary else "failed", result.message, result.reply,
                            connect_failure=True)
         session.watchdog.arm(_deadline(transport, len(letter.raw)))
+        session.smtp.data_started = False
         try:
             refused = session.smtp.sendmail(letter.envelope_from, recipients, letter.raw,
                                             mail_options=options)
         except smtplib.SMTPRecipientsRefused as error:
             return _all_refused(error.recipients, secret)
         except smtplib.SMTPSenderRefused as error:
+            if error.smtp_code == 421 and reused:  # "closing": nothing was sent, go again
+                connections.drop(key)
+                continue
             return _response_outcome(error.smtp_code, error.smtp_error,
                                      "Сервер отклонил адрес отправителя.", secret)
         except smtplib.SMTPDataError as error:
@@ -209,8 +213,8 @@ def transmit(connections: Connections, transport: Transport, letter) -> Outcome:
                                      "символами через него отправить нельзя.")
         except (smtplib.SMTPServerDisconnected, OSError) as error:
             connections.drop(key)
-            if reused and not session.watchdog.expired:
-                continue  # the server closed an idle connection: one fresh try
+            if reused and not session.watchdog.expired and not session.smtp.data_started:
+                continue  # closed before the letter's text went out: one fresh try is safe
             result = failure_result(error, session.watchdog, transport.settings)
             return Outcome("deferred", "Соединение с сервером прервалось во время отправки. "
                            + result.message, result.reply)

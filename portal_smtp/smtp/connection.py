@@ -153,11 +153,15 @@ class PortalSMTP(smtplib.SMTP):
 
     #: The server's reply to the last letter's DATA, e.g. (250, b"2.0.0 Ok: queued as …").
     last_data_reply: tuple[int, bytes] | None = None
+    #: Whether the current letter got as far as DATA (after that, a dropped connection
+    #: leaves it unknown whether the server kept the letter).
+    data_started = False
 
     def _get_socket(self, host, port, timeout):  # smtplib hook
         return self._socket_factory()
 
     def data(self, msg):  # smtplib.sendmail discards this reply; the send log wants it
+        self.data_started = True
         self.last_data_reply = super().data(msg)
         return self.last_data_reply
 
