@@ -80,8 +80,10 @@ def run() -> int:
     say("Preparing the database (SQLite in instance/) with demo data")
     must(BIN / "flask", "smtp", "init-db", "--demo", env=env)
     print("Демо-пароли: admin / admin-demo, ivanov / ivanov-demo, petrova / petrova-demo")
-    say("Starting the development mail catcher («Тестовый почтовый ящик»)")
-    children = [subprocess.Popen([str(BIN / "flask"), "smtp", "devmail"], env=env, cwd=ROOT)]
+    say("Starting the development mail catcher («Тестовый почтовый ящик») and an outbox worker")
+    children = [subprocess.Popen([str(BIN / "flask"), "smtp", "devmail"], env=env, cwd=ROOT),
+                # A worker sends what the portal queues, as in production.
+                subprocess.Popen([str(BIN / "flask"), "smtp", "worker"], env=env, cwd=ROOT)]
 
     def stop(signum, frame):
         raise KeyboardInterrupt

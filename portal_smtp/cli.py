@@ -325,6 +325,9 @@ def worker_command(once: bool, concurrency: int) -> None:
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM,
                                                                    signal.SIGINT)}
+    if not once:
+        click.echo(f"Отправка писем из очереди запущена (потоков: {concurrency}). "
+                   "Остановить: Ctrl+C или SIGTERM.")
     try:
         processed = run_workers(current_app._get_current_object(), concurrency, once, stop)
     finally:

@@ -87,7 +87,7 @@ def test_letter_from_the_deal_goes_out_and_shows_in_the_timeline(app, ivanov, de
 
 def test_sender_confirmed_by_the_code_from_the_letter(app, ivanov, deal, smtp):
     token = csrf_token(ivanov, "/crm/senders/new")
-    page = ivanov.post("/crm/senders/new", data={
+    page = ivanov.post("/crm/senders/new", follow_redirects=True, data={
         "csrf_token": token, "action": "code", "name": "Продажи", "email": "sales@example.com",
         "shared": "y"}).get_data(as_text=True)
     assert "Введите код из письма" in page
@@ -154,6 +154,38 @@ def test_templates_save_and_fill_the_composer(app, ivanov, deal):
         "subject": "Коммерческое предложение", "body": "<p>Текст КП</p>", "to-0": ""})
     page = ivanov.get(f"/crm/{deal}").get_data(as_text=True)
     template_id = re.search(r'<option value="(\d+)">КП</option>', page).group(1)
-    fragment = ivanov.get(f"/crm/{deal}?template={template_id}",
+    fragment = ivanov.get(f"/crm/template?template={template_id}",
                           headers={"HX-Request": "true"}).get_data(as_text=True)
     assert 'value="Коммерческое предложение"' in fragment and "Текст КП" in fragment
+    assert fragment.count('hx-swap-oob="true"') == 2  # only subject and body change
+    again = ivanov.post(f"/crm/{deal}/email", data={
+        "csrf_token": token, "action": "save_template", "template_name": "КП",
+        "subject": "x", "body": "y", "to-0": ""}).get_data(as_text=True)
+    assert "Шаблон «КП» уже есть" in again
+
+
+def test_bad_addresses_are_field_errors_not_500(ivanov, deal, app, smtp):
+    with app.app_context():
+        sender = CrmSender(user_id=db.session.scalar(select(CrmEntity.owner_id)),
+                           email="noreply@example.com", email_normalized="noreply@example.com")
+        db.session.add(sender)
+        db.session.commit()
+        sender_id = sender.id
+    token = csrf_token(ivanov, f"/crm/{deal}")
+    for field, value, label in (("to-0", "a@b.ru, c@", "Кому"), ("cc", "buh@", "Копия"),
+                                ("bcc", "x@", "Скрытая копия")):
+        data = {"csrf_token": token, "sender": f"sender:{sender_id}", "to-0": "client@example.org",
+                "subject": "Тема", "body": "Текст", "action": "send", field: value}
+        response = ivanov.post(f"/crm/{deal}/email", data=data)
+        assert response.status_code == 422
+        assert f"Некорректный адрес в поле «{label}»" in response.get_data(as_text=True)
+
+
+def test_plain_text_body_keeps_its_lines_and_symbols(app, ivanov, users, deal, smtp):
+    from portal_smtp.services.crm import body_parts
+
+    text, html = body_parts("Добрый день!\n\nЦена < 100 руб. и > 50 руб.\nИван")
+    assert text == "Добрый день!\n\nЦена < 100 руб. и > 50 руб.\nИван"
+    assert html == "Добрый день!<br>\n<br>\nЦена &lt; 100 руб. и &gt; 50 руб.<br>\nИван"
+    text, _ = body_parts("<p>Цена &lt; 100</p><p>Итого</p>")
+    assert text == "Цена < 100\nИтого"

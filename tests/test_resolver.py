@@ -65,6 +65,8 @@ CASES = [
     ("not an address", False, None),
     ("alice@34web.ru)<letter@34web.ru>", False, None),
     ("Имя <>", False, None),
+    ("c@", False, None),
+    ("a@b.ru, c@", False, None),
     ("", False, None),
     ("Рассылка\r\nBcc: x@evil.example <letter@34web.ru>", False, None),
 ]

@@ -13,7 +13,6 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import CascadeRecord, CrmSender, Mailbox, OutboxMessage, SendLog, User
 from ..signals import mailbox_deleted, mailbox_sending_disabled
-from .outbox import no_transport_message
 from .transports import choose_transport
 
 WAITING = ("queued", "deferred")
@@ -40,8 +39,8 @@ def reroute_waiting_letters(transport_type: str, transport_id: int) -> tuple[int
             letter.transport_type, letter.transport_id = key
             rerouted += 1
             continue
-        reason = ("Отправитель удалён, и другого SMTP-аккаунта для него нет. "
-                  + no_transport_message(letter.from_header))
+        reason = (f"Отправитель {letter.envelope_from} удалён до отправки письма, а другого "
+                  "способа отправить письмо с этого адреса нет — письмо не отправлено.")
         letter.status, letter.last_error = "failed", reason
         letter.claimed_by = letter.lease_until = None
         db.session.add(SendLog(outbox_id=letter.id, attempt=letter.attempts, status="failed",

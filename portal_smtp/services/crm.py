@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formataddr
-from html import unescape
+from html import escape
+from html.parser import HTMLParser
 
 from flask import current_app
 from sqlalchemy import select
@@ -27,7 +28,7 @@ from ..models import (
     User,
 )
 from ..smtp import CheckResult, SmtpSettings
-from ..smtp.addresses import normalize_address
+from ..smtp.addresses import normalize_address, parse_from_header
 from ..timeutil import utcnow
 from .crm_senders import can_delete, senders_for
 from .module_settings import get_module_settings
@@ -78,10 +79,47 @@ def choose_sender(user: User, choice: str) -> Mailbox | CrmSender:
     raise CrmError("Выберите отправителя из списка «От кого».")
 
 
+FIELD_NAMES = {"to": "Кому", "cc": "Копия", "bcc": "Скрытая копия"}
+HTML_TAG = re.compile(r"<\s*/?\s*[a-zA-Z][^>]*>")
+
+
+def check_addresses(data: ComposeInput) -> None:
+    """Every address of «Кому», «Копия» and «Скрытая копия» must be valid."""
+    for name in FIELD_NAMES:
+        for address in getattr(data, name):
+            mailbox = parse_from_header(address)
+            if mailbox is None:
+                raise CrmError(f"Некорректный адрес в поле «{FIELD_NAMES[name]}»: "
+                               f"{address[:200]}")
+
+
+def body_parts(body: str) -> tuple[str, str]:
+    """(plain text, HTML) of the composer's body: HTML as typed, or plain text whose lines
+    become <br> lines."""
+    if not HTML_TAG.search(body):
+        return body.strip(), escape(body.strip()).replace("\n", "<br>\n")
+    return html_to_text(body), body
+
+
+class _TextOf(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag, attrs) -> None:
+        if tag in ("br", "p", "div", "li", "tr"):
+            self.parts.append("\n")
+
+    def handle_data(self, data) -> None:
+        self.parts.append(data)
+
+
 def html_to_text(html: str) -> str:
-    """A plain-text alternative of an HTML body."""
-    text = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</li>", "\n", html)
-    return unescape(re.sub(r"<[^>]+>", "", text)).strip()
+    """A plain-text alternative of an HTML body (an HTML parser, so «< 100» survives)."""
+    parser = _TextOf()
+    parser.feed(html)
+    parser.close()
+    return re.sub(r"\n{3,}", "\n\n", "".join(parser.parts)).strip()
 
 
 def build_letter(user: User, sender: Mailbox | CrmSender, data: ComposeInput) -> EmailMessage:
@@ -100,10 +138,11 @@ def build_letter(user: User, sender: Mailbox | CrmSender, data: ComposeInput) ->
         if data.important:
             letter["Importance"] = "high"
             letter["X-Priority"] = "1 (Highest)"
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, IndexError) as error:
         raise CrmError(f"Некорректный заголовок письма: {error}") from None
-    letter.set_content(html_to_text(data.body_html) or " ")
-    letter.add_alternative(data.body_html or "<p></p>", subtype="html")
+    text, html = body_parts(data.body_html)
+    letter.set_content(text or " ")
+    letter.add_alternative(html or "<p></p>", subtype="html")
     return letter
 
 
@@ -115,6 +154,7 @@ def send_from_entity(user: User, entity: CrmEntity, data: ComposeInput) -> CrmAc
     """
     if not data.to:
         raise CrmError("Укажите хотя бы одного получателя в поле «Кому».")
+    check_addresses(data)
     sender = choose_sender(user, data.sender)
     letter = build_letter(user, sender, data)
     try:
@@ -124,7 +164,9 @@ def send_from_entity(user: User, entity: CrmEntity, data: ComposeInput) -> CrmAc
     activity = CrmActivity(entity_id=entity.id, kind="email", author_id=user.id,
                            subject=data.subject[:1000], outbox_id=outbox_id,
                            summary=f"Кому: {', '.join(data.to)}"
-                                   + (f"; копия: {', '.join(data.cc)}" if data.cc else ""))
+                                   + (f"; копия: {', '.join(data.cc)}" if data.cc else "")
+                                   + (f"; скрытая копия: {', '.join(data.bcc)}" if data.bcc
+                                      else ""))
     db.session.add(activity)
     db.session.flush()
     return activity
@@ -139,6 +181,9 @@ def save_template(user: User, name: str, subject: str, body_html: str) -> EmailT
     """«Сохранить как шаблон»."""
     if not name.strip():
         raise CrmError("Укажите название шаблона.")
+    if db.session.scalar(select(EmailTemplate.id).where(EmailTemplate.user_id == user.id,
+                                                        EmailTemplate.name == name.strip())):
+        raise CrmError(f"Шаблон «{name.strip()}» уже есть — выберите другое название.")
     template = EmailTemplate(user_id=user.id, name=name.strip()[:200], subject=subject[:1000],
                              body_html=body_html)
     db.session.add(template)
@@ -155,6 +200,10 @@ def templates_for(user: User) -> list[EmailTemplate]:
 
 def _check_new_address(user: User, email: str) -> str:
     normalized = normalize_address(email)
+    mailboxes, _ = senders_for(user)
+    if any(m.email_normalized == normalized for m in mailboxes):
+        raise CrmError(f"Адрес {email} уже подключён в разделе «Почта» — выберите его в "
+                       "«От кого».")
     if db.session.scalar(select(CrmSender.id).where(CrmSender.user_id == user.id,
                                                     CrmSender.email_normalized == normalized)):
         raise CrmError(f"Отправитель {email} уже есть в вашем списке.")
@@ -281,6 +330,7 @@ def delete_sender(user: User, sender: CrmSender) -> None:
     """Delete a CRM sender; only the user who added it may (mailbox senders live in «Почта»)."""
     if not can_delete(user, sender):
         raise CrmError("Удалить отправителя может только тот, кто его добавил.")
+    # Letters still waiting for it are re-routed or failed with the reason (see cascade).
     from .cascade import reroute_waiting_letters
 
     reroute_waiting_letters("sender", sender.id)

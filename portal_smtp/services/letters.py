@@ -54,8 +54,11 @@ def _parsed(name: str, value) -> object:
     cleaned-up rendering (``a@x.org)<b@y.org>`` renders as ``a@x.org``). A non-ASCII local
     part is allowed here; whether the server offers SMTPUTF8 is checked when sending.
     """
-    header = value if hasattr(value, "defects") else \
-        email.policy.default.header_factory(name, str(value))
+    try:
+        header = value if hasattr(value, "defects") else \
+            email.policy.default.header_factory(name, str(value))
+    except (errors.HeaderParseError, IndexError, ValueError, TypeError):
+        raise InvalidLetter(f"Некорректный адрес в поле {name}: {str(value)[:200]}") from None
     defects = [d for d in header.defects if not isinstance(d, errors.NonASCIILocalPartDefect)]
     if defects:
         raise InvalidLetter(f"Некорректный адрес в поле {name}: {str(value)[:200]}")

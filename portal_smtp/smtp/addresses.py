@@ -67,7 +67,10 @@ def parse_from_header(value: str) -> Mailbox | None:
         return None
     if any(ch in value for ch in "\r\n\x00\u2028\u2029"):
         return None
-    header = email.policy.default.header_factory("From", value)
+    try:
+        header = email.policy.default.header_factory("From", value)
+    except (errors.HeaderParseError, IndexError, ValueError, TypeError):
+        return None  # the standard parser gives up on some broken forms (``c@``)
     defects = [d for d in header.defects if not isinstance(d, errors.NonASCIILocalPartDefect)]
     if defects or len(header.addresses) != 1:
         return None

@@ -126,8 +126,8 @@ def _message(code: str, settings: SmtpSettings, detail: str = "", address: str =
         "timeout": f"Сервер {host}:{port} не ответил за {_seconds(settings.timeout)} с.",
         "tls": f"Ошибка защищённого соединения с сервером {host}: {detail}.",
         "starttls_unsupported": (
-            f"Сервер не поддерживает STARTTLS ({host}:{port}). "
-            "Выберите другой тип защиты соединения."
+            f"Сервер не поддерживает STARTTLS ({host}:{port}). Выберите SSL/TLS (обычно порт "
+            "465) или соединение без защиты."
         ),
         "auth_failed": "Неверный логин или пароль.",
         "auth_unsupported": (

@@ -37,10 +37,11 @@ def register_blueprints(app: Flask) -> None:
 
     @app.template_filter("local")
     def local_time(moment, seconds: bool = False) -> str:
-        """A stored (naive UTC) time in the portal's time zone: «24.11.2026 10:42»."""
+        """A time (stored naive UTC, or aware) in the portal's zone: «24.11.2026 10:42»."""
         if moment is None:
             return ""
-        shown = moment.replace(tzinfo=UTC).astimezone(zone)
+        aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        shown = aware.astimezone(zone)
         return shown.strftime("%d.%m.%Y %H:%M:%S" if seconds else "%d.%m.%Y %H:%M")
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from ..extensions import db, limiter
 from ..forms.crm import ComposeForm, EntityForm, SenderForm
-from ..models import CrmEntity, CrmSender, EmailTemplate, SenderConfirmation
+from ..models import CrmEntity, CrmSender, EmailTemplate, SenderConfirmation, User
 from ..models.crm import ENTITY_KINDS
 from ..services import crm as service
 from ..services.crm_senders import can_delete, senders_for
@@ -51,7 +51,11 @@ def _composer_form(entity: CrmEntity, formdata=None) -> ComposeForm:
 
 def _page(entity: CrmEntity, form: ComposeForm, status: int = 200):
     mailboxes, senders = senders_for(current_user)
+    author_ids = {a.author_id for a in entity.activities if a.author_id}
+    authors = {u.id: u.full_name for u in db.session.scalars(
+        select(User).where(User.id.in_(author_ids)))} if author_ids else {}
     context = {"entity": entity, "form": form, "mailboxes": mailboxes, "senders": senders,
+               "authors": authors,
                "can_delete": lambda s: can_delete(current_user, s),
                "letter_status": service.letter_status}
     return render_page("portal_smtp/crm/entity.html", "portal_smtp/crm/_composer.html",
@@ -73,6 +77,17 @@ def entity(entity_id: int):
     return _page(item, form)
 
 
+@bp.route("/template")
+@login_required
+def template_fill():
+    """«Шаблон»: the chosen template's subject and body, swapped in without touching the
+    other fields the manager has filled in."""
+    template = db.session.get(EmailTemplate, request.args.get("template", 0, type=int))
+    if template is None or template.user_id != current_user.id:
+        abort(404)
+    return render_template("portal_smtp/crm/_template_fill.html", template=template)
+
+
 @bp.route("/<int:entity_id>/email", methods=["POST"])
 @login_required
 def send(entity_id: int):
@@ -89,7 +104,8 @@ def send(entity_id: int):
             return _page(item, form, 422)
         db.session.commit()
         flash(f"Шаблон «{form.template_name.data.strip()}» сохранён.", "success")
-        return redirect(url_for(".entity", entity_id=item.id))
+        form = _composer_form(item, request.form)  # the draft stays as it was typed
+        return _page(item, form)
     if not form.validate():
         return _page(item, form, 422)
     data = service.ComposeInput(
@@ -121,7 +137,7 @@ def sender_new():
     back = request.values.get("back", type=int)
     form = SenderForm()
     confirmation = None
-    confirmation_id = request.form.get("confirmation", type=int)
+    confirmation_id = request.values.get("confirmation", type=int)
     if confirmation_id:
         confirmation = db.session.get(SenderConfirmation, confirmation_id)
         if confirmation is None or confirmation.user_id != current_user.id:
@@ -145,10 +161,17 @@ def sender_new():
                     current_user, form.name.data or "", form.email.data, form.shared.data)
                 flash(f"Код отправлен на {confirmation.email}. Введите его ниже.", "info")
             db.session.commit()
+            if action != "smtp" and confirmation is not None:
+                # The code step gets its own address: «Назад» from the mailbox returns here.
+                return redirect(url_for(".sender_new", confirmation=confirmation.id,
+                                        back=back))
         except (service.CrmError, InvalidSettings, AddressError) as error:
             db.session.commit()  # keeps a counted wrong attempt, nothing else was changed
             field = form.code if action == "confirm" else form.email
             field.errors = [*field.errors, str(error)]
+    if request.method == "GET" and confirmation is not None:
+        form.name.data, form.email.data = confirmation.name, confirmation.email
+        form.shared.data = confirmation.shared
     status = 422 if form.errors or (result is not None and not result.ok) else 200
     return render_template("portal_smtp/crm/sender_new.html", form=form, result=result,
                            confirmation=confirmation, back=back), status
@@ -183,6 +206,8 @@ def _done(back: int | None, message: str):
 def sender_delete(sender_id: int):
     """Delete a CRM sender the user added."""
     sender = db.get_or_404(CrmSender, sender_id)
+    if sender.user_id != current_user.id and not sender.shared:
+        abort(404)  # someone else's private sender: as good as missing
     back = request.form.get("back", type=int)
     try:
         service.delete_sender(current_user, sender)
