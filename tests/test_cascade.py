@@ -105,7 +105,7 @@ def test_waiting_letters_are_rerouted_or_failed_with_a_reason(app, configured, m
         first = db.session.get(OutboxMessage, rerouted)
         second = db.session.get(OutboxMessage, orphan)
         assert (first.status, first.transport_type) == ("queued", "account")
-        assert second.status == "failed" and "Отправитель удалён" in second.last_error
+        assert second.status == "failed" and "удалён до отправки письма" in second.last_error
         assert db.session.scalar(select(SendLog.error).where(SendLog.outbox_id == orphan))
     run_workers(app, once=True)
     assert [r.mail_from for r in smtp.plain.handler.received] == [ADDRESS]
