@@ -206,14 +206,20 @@ def accounts_list(as_json: bool) -> None:
                    f"{row['host']}:{row['port']} {row['security']}/{row['auth']}  ({flags})")
 
 
-def _account_or_exit(account_id: int):
+def _get_or_exit(model, object_id: int, what: str):
+    """The object with this id, or a Russian error and exit 1."""
     from .extensions import db
+
+    found = db.session.get(model, object_id)
+    if found is None:
+        raise click.ClickException(f"{what} {object_id} не найден.")
+    return found
+
+
+def _account_or_exit(account_id: int):
     from .models import SmtpAccount
 
-    account = db.session.get(SmtpAccount, account_id)
-    if account is None:
-        raise click.ClickException(f"SMTP-аккаунт {account_id} не найден.")
-    return account
+    return _get_or_exit(SmtpAccount, account_id, "SMTP-аккаунт")
 
 
 @accounts_cli.command("delete")
@@ -361,13 +367,9 @@ def mailboxes_cli() -> None:
 
 
 def _mailbox_or_exit(mailbox_id: int):
-    from .extensions import db
     from .models import Mailbox
 
-    mailbox = db.session.get(Mailbox, mailbox_id)
-    if mailbox is None:
-        raise click.ClickException(f"Ящик {mailbox_id} не найден.")
-    return mailbox
+    return _get_or_exit(Mailbox, mailbox_id, "Ящик")
 
 
 @mailboxes_cli.command("delete")

@@ -1,7 +1,7 @@
 """Reading and changing «Настройки» of the module, and the network policy they extend."""
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, g, has_request_context
 from sqlalchemy import select
 
 from ..config import split_list
@@ -12,19 +12,31 @@ from ..smtp import NetworkPolicy
 
 
 def get_module_settings() -> ModuleSettings:
-    """The settings row, or an unsaved one with the defaults when none was saved yet."""
+    """The settings row, or an unsaved one with the defaults when none was saved yet.
+
+    Read once per request (a check reads it several times); workers and CLI commands read
+    it afresh each time, so a long-running worker sees changes without a restart.
+    """
+    if has_request_context() and "portal_smtp_module_settings" in g:
+        return g.portal_smtp_module_settings
     settings = db.session.scalar(select(ModuleSettings).order_by(ModuleSettings.id).limit(1))
-    if settings is None:
-        settings = ModuleSettings(
-            enabled=True,
-            send_test_letter=False,
-            test_email="",
-            log_retention_days=30,
-            default_timeout=int(current_app.config["SMTP_DEFAULT_TIMEOUT"]),
-            allow_hosts="",
-            allow_ports="",
-        )
-    return settings
+    if has_request_context():
+        g.portal_smtp_module_settings = settings or _defaults()
+        return g.portal_smtp_module_settings
+    return settings or _defaults()
+
+
+def _defaults() -> ModuleSettings:
+    """Unsaved settings with the defaults (saving them creates the row)."""
+    return ModuleSettings(
+        enabled=True,
+        send_test_letter=False,
+        test_email="",
+        log_retention_days=30,
+        default_timeout=int(current_app.config["SMTP_DEFAULT_TIMEOUT"]),
+        allow_hosts="",
+        allow_ports="",
+    )
 
 
 def entries(text: str) -> list[str]:
