@@ -3,22 +3,32 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import timedelta
+from email import message_from_bytes
 from email.message import EmailMessage
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import create_engine, select, update
 
 from portal_smtp import send_mail
 from portal_smtp.extensions import db
 from portal_smtp.models import OutboxMessage, SendLog
-from portal_smtp.services.delivery import apply_retention, recover_expired, run_workers
+from portal_smtp.services.delivery import (
+    Connections,
+    DeliveryConfig,
+    Worker,
+    apply_retention,
+    claim,
+    recover_expired,
+    run_workers,
+)
 from portal_smtp.services.module_settings import get_module_settings, save_module_settings
 from portal_smtp.services.outbox import SendRefused, retry_letter
 from portal_smtp.timeutil import utcnow
 
 from .factories import make_account
-from .servers import USERS, message_ids
+from .servers import USERS, AioServer, RecordingHandler, message_ids
 
 LOGIN = "user@example.com"
 
@@ -137,6 +147,72 @@ def test_one_connection_is_reused_for_many_letters(app, smtp):
     drain(app)
     assert len(smtp.plain.handler.received) == 5
     assert len(smtp.plain.handler.ehlo_names) == 1
+
+
+@dataclass
+class StatusAtDataHandler(RecordingHandler):
+    """Looks each letter up in the portal's database once its text has arrived, before
+    answering: what a crash of the worker at that moment would leave behind."""
+
+    database_uri: str = ""
+    seen: list[str] = field(default_factory=list)
+
+    async def handle_DATA(self, server, session, envelope):
+        message_id = str(message_from_bytes(envelope.content)["Message-ID"]).strip()
+        engine = create_engine(self.database_uri)
+        with engine.connect() as connection:
+            self.seen.append(connection.scalar(select(OutboxMessage.status).where(
+                OutboxMessage.message_id == message_id)))
+        engine.dispose()
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.fixture
+def status_server(app_config, smtp):
+    """A server that checks the outbox at every letter; the app is made to allow its port."""
+    server = AioServer("status", StatusAtDataHandler(
+        database_uri=app_config["SQLALCHEMY_DATABASE_URI"]))
+    app_config["SMTP_ALLOW_PORTS"] = ",".join(map(str, [*smtp.ports, server.port]))
+    yield server
+    server.stop()
+
+
+def test_letter_is_committed_as_sending_before_its_text_goes_out(status_server, app, smtp):
+    with app.app_context():
+        account_on(status_server.endpoint)
+        for n in range(6):
+            send_mail(letter(subject=f"Письмо {n}"), commit=False)
+        db.session.commit()
+    assert drain(app) == 6
+    # Seen from another connection while the server held the letter: every one was already
+    # «sending», so a worker dying then could never leave it to be sent a second time.
+    assert status_server.handler.seen == ["sending"] * 6
+    assert len(status_server.handler.ehlo_names) == 1
+
+
+def test_letter_whose_claim_was_taken_over_is_left_alone(app, smtp):
+    with app.app_context():
+        account_on(smtp.plain)
+        ids = [send_mail(letter(subject=f"Письмо {n}"), commit=False) for n in range(4)]
+        db.session.commit()
+        config = DeliveryConfig.from_app()
+        assert sorted(claim("first-worker", config)) == ids
+        # The first worker's lease ran out and another worker claimed the second letter.
+        db.session.execute(update(OutboxMessage).where(OutboxMessage.id == ids[1])
+                           .values(claimed_by="second-worker"))
+        db.session.commit()
+        worker = Worker(app, "first-worker", threading.Event())
+        connections = Connections()
+        try:
+            assert worker._process(ids, config, connections) == 3
+        finally:
+            connections.close_all()
+    subjects = sorted(str(r.message["Subject"]) for r in smtp.plain.handler.received)
+    assert subjects == ["Письмо 0", "Письмо 2", "Письмо 3"]
+    taken = outbox(app, ids[1])
+    assert (taken.status, taken.claimed_by, taken.attempts) == ("queued", "second-worker", 0)
+    assert attempts(app, ids[1]) == []
+    assert {outbox(app, i).status for i in (ids[0], ids[2], ids[3])} == {"sent"}
 
 
 def test_refused_recipient_is_recorded_per_recipient(app, smtp):

@@ -6,6 +6,9 @@ A letter is claimed with a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), mar
 — in the same commit that marks the next letter. A letter found in ``sending`` after its
 lease expired is not sent again: it is failed as «возможно, отправлено» so that an
 administrator decides, and no recipient gets it twice.
+
+The database writes of a letter are done while the server answers its MAIL FROM and RCPT TO
+(:meth:`PortalSMTP.send_letter`), so that bookkeeping does not add to the time a letter takes.
 """
 from __future__ import annotations
 
@@ -20,7 +23,16 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import Flask
-from sqlalchemy import DateTime, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    DateTime,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from ..config import setting
 from ..extensions import db
@@ -29,6 +41,7 @@ from ..signals import letter_attempted
 from ..smtp.check import _clean_reply, failure_result
 from ..smtp.connection import PortalSMTP, Watchdog, open_session
 from ..timeutil import utcnow
+from .driver_sql import DriverStatement
 from .module_settings import effective_policy, get_module_settings
 from .outbox import no_transport_message
 from .transports import Transport, choose_transport, load_transport
@@ -86,8 +99,8 @@ class Outcome:
     connect_failure: bool = False
 
 
-class ConnectionLost(Exception):
-    """The server went away in the middle of a transaction."""
+class ClaimLost(Exception):
+    """Another worker took the letter over (its lease expired): leave it alone."""
 
 
 # --- connections ------------------------------------------------------------------------
@@ -175,9 +188,16 @@ def _response_outcome(code: int, text: bytes | str, what: str, secret: str) -> O
     return Outcome(status, f"{what} Ответ сервера: {reply}", reply, code)
 
 
-def transmit(connections: Connections, transport: Transport, letter) -> Outcome:
-    """Send one letter through ``transport``; reconnect once if a reused connection died."""
+def transmit(connections: Connections, transport: Transport, letter,
+             books: Bookkeeping) -> Outcome | None:
+    """Send one letter through ``transport``; reconnect once if a reused connection died.
+
+    ``books`` logs earlier attempts while the server answers MAIL FROM, stores their outcomes
+    and marks this letter ``sending`` while it answers RCPT TO and commits while it answers
+    DATA — before the letter's text goes out. None: the claim on the letter was lost.
+    """
     key = (transport.type, transport.id)
+    overlap = {"mail": books.write_log, "rcpt": books.mark, "data": books.commit}
     recipients = letter.recipients.splitlines()
     options = [] if letter.envelope_from.isascii() and all(r.isascii() for r in recipients) \
         else ["SMTPUTF8"]
@@ -193,10 +213,12 @@ def transmit(connections: Connections, transport: Transport, letter) -> Outcome:
             return Outcome("deferred" if temporary else "failed", result.message, result.reply,
                            connect_failure=True)
         session.watchdog.arm(_deadline(transport, len(letter.raw)))
-        session.smtp.data_started = False
         try:
-            refused = session.smtp.sendmail(letter.envelope_from, recipients, letter.raw,
-                                            mail_options=options)
+            refused = session.smtp.send_letter(letter.envelope_from, recipients, letter.raw,
+                                               options, overlap=overlap)
+        except ClaimLost:
+            connections.drop(key)  # a reply is still on its way: the dialogue is out of step
+            return None
         except smtplib.SMTPRecipientsRefused as error:
             return _all_refused(error.recipients, secret)
         except smtplib.SMTPSenderRefused as error:
@@ -295,6 +317,16 @@ class Worker:
             select(*columns).where(OutboxMessage.id.in_(ids))
             .order_by(OutboxMessage.transport_type, OutboxMessage.transport_id, OutboxMessage.id)
         ).all()
+        db.session.commit()  # the ORM only reads from here on
+        with db.engine.connect() as connection:
+            books = Bookkeeping(connection, self.name, config)
+            done = self._send(letters, books, connections)
+            books.flush()
+            connection.commit()
+        db.session.expunge_all()
+        return done
+
+    def _send(self, letters, books: Bookkeeping, connections: Connections) -> int:
         transports: dict[tuple[str, int | None], Transport | None] = {}
         unreachable: dict[tuple[str, int], Outcome] = {}
         done = 0
@@ -304,23 +336,21 @@ class Worker:
             key = (letter.transport_type, letter.transport_id)
             if key not in transports:
                 transports[key] = load_transport(*key)
-            transport = transports[key] or reroute(letter)
-            if not mark_sending(letter.id, self.name, config):
-                continue
-            db.session.commit()  # also commits the previous letter's outcome
+            transport = transports[key] or reroute(letter, books)
+            books.begin(letter)
             started = time.monotonic()
             if transport is None:
                 outcome = Outcome("failed", no_transport_message(letter.from_header))
             elif (transport.type, transport.id) in unreachable:
                 outcome = unreachable[(transport.type, transport.id)]
             else:
-                outcome = transmit(connections, transport, letter)
+                outcome = transmit(connections, transport, letter, books)
+                if outcome is None:
+                    continue
                 if outcome.connect_failure:  # do not wait for a dead server once per letter
                     unreachable[(transport.type, transport.id)] = outcome
-            record(letter, outcome, transport, config, time.monotonic() - started)
+            books.record(outcome, transport, time.monotonic() - started)
             done += 1
-        db.session.commit()
-        db.session.expunge_all()
         return done
 
 
@@ -352,77 +382,130 @@ def claim(worker: str, config: DeliveryConfig) -> list[int]:
 
 
 _OUTBOX = OutboxMessage.__table__
-_LOG = SendLog.__table__
-# Statements built once with bound parameters: SQLAlchemy compiles each a single time, so a
-# letter costs a few executions, not a few statement constructions.
-_MARK_SENDING = (
-    update(_OUTBOX)
-    .where(_OUTBOX.c.id == bindparam("letter_id"), _OUTBOX.c.claimed_by == bindparam("worker"),
-           _OUTBOX.c.status.in_(DUE))
-    .values(status=OutboxStatus.SENDING.value, attempts=_OUTBOX.c.attempts + 1,
-            lease_until=bindparam("lease_until"))
-)
-_RECORD = (
-    update(_OUTBOX)
-    .where(_OUTBOX.c.id == bindparam("letter_id"))
-    .values(status=bindparam("new_status"), claimed_by=None, lease_until=None,
-            last_reply=bindparam("reply"), last_error=bindparam("error"),
-            next_attempt_at=func.coalesce(bindparam("next_at", type_=DateTime),
-                                          _OUTBOX.c.next_attempt_at),
-            sent_at=func.coalesce(bindparam("sent_at", type_=DateTime), _OUTBOX.c.sent_at),
-            refused_recipients=bindparam("refused"))
-)
-_LOG_ATTEMPT = insert(_LOG)
+# The three statements of every letter, run by the driver itself (see DriverStatement).
+_MARK_SENDING = DriverStatement(
+    f"UPDATE {_OUTBOX.name} SET status = '{OutboxStatus.SENDING.value}', "
+    "attempts = attempts + 1, lease_until = :lease_until "
+    "WHERE id = :letter_id AND claimed_by = :worker "
+    f"AND status IN ('{DUE[0]}', '{DUE[1]}')",
+    lease_until=DateTime())
+# A letter marked «sending» is this worker's to the end; one it never marked may have been
+# claimed by another worker since (its lease expired): that one is left alone.
+_RECORD = DriverStatement(
+    f"UPDATE {_OUTBOX.name} SET status = :new_status, attempts = :attempts, "
+    "claimed_by = NULL, lease_until = NULL, last_reply = :reply, last_error = :error, "
+    "next_attempt_at = COALESCE(:next_at, next_attempt_at), "
+    "sent_at = COALESCE(:sent_at, sent_at), refused_recipients = :refused "
+    "WHERE id = :letter_id AND (:marked OR claimed_by = :worker)",
+    next_at=DateTime(), sent_at=DateTime(), marked=Boolean())
+_LOG_COLUMNS = ("outbox_id", "attempted_at", "attempt", "status", "transport_type",
+                "transport_id", "account_label", "smtp_code", "server_reply", "error",
+                "duration_ms")
+_LOG_ATTEMPT = DriverStatement(
+    f"INSERT INTO {SendLog.__tablename__} ({', '.join(_LOG_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + name for name in _LOG_COLUMNS)})",
+    attempted_at=DateTime())
 
 
-def mark_sending(letter_id: int, worker: str, config: DeliveryConfig) -> bool:
-    """Mark a claimed letter ``sending`` (not yet committed); False if the claim was lost."""
-    result = db.session.connection().execute(_MARK_SENDING, {
-        "letter_id": letter_id, "worker": worker,
-        "lease_until": utcnow() + timedelta(seconds=config.lease_seconds)})
-    return result.rowcount == 1
-
-
-def reroute(letter) -> Transport | None:
+def reroute(letter, books: Bookkeeping) -> Transport | None:
     """The letter's transport is gone or off: choose again through the resolver."""
     key = choose_transport(letter.from_header, mailing=letter.mailing)
     if key is None:
         return None
     transport = load_transport(*key)
     if transport is not None:
-        db.session.execute(update(OutboxMessage).where(OutboxMessage.id == letter.id)
-                           .values(transport_type=key[0], transport_id=key[1])
-                           .execution_options(synchronize_session=False))
+        books.connection.execute(update(_OUTBOX).where(_OUTBOX.c.id == letter.id)
+                                 .values(transport_type=key[0], transport_id=key[1]))
     return transport
 
 
-def record(letter, outcome: Outcome, transport: Transport | None,
-           config: DeliveryConfig, elapsed: float) -> None:
-    """Store the outcome of one attempt and its log entry (the caller commits)."""
-    now = utcnow()
-    attempt = letter.attempts + 1
-    status, error = outcome.status, outcome.error
-    if status == "deferred" and attempt >= config.max_attempts:
-        status = "failed"
-        error = f"{error} Исчерпано число попыток ({attempt})."
-    refused = "\n".join(f"{a}: {r}" for a, r in outcome.refused.items())
-    if status == "sent" and outcome.refused:
-        error = "Часть получателей отклонена: " + "; ".join(
-            f"{a} ({r})" for a, r in outcome.refused.items())
-    connection = db.session.connection()
-    connection.execute(_RECORD, {
-        "letter_id": letter.id, "new_status": status, "reply": outcome.reply, "error": error,
-        "next_at": now + timedelta(seconds=config.backoff(attempt))
-        if status == "deferred" else None,
-        "sent_at": now if status == "sent" else None, "refused": refused})
-    connection.execute(_LOG_ATTEMPT, {
-        "outbox_id": letter.id, "attempted_at": now, "attempt": attempt, "status": status,
-        "transport_type": transport.type if transport else "",
-        "transport_id": transport.id if transport else None,
-        "account_label": transport.label[:600] if transport else "",
-        "smtp_code": outcome.smtp_code, "server_reply": outcome.reply, "error": error,
-        "duration_ms": int(elapsed * 1000)})
-    letter_attempted.send(None, outbox_id=letter.id, status=status)
+class Bookkeeping:
+    """One worker's database writes for the letters of a batch.
+
+    Outcomes wait in memory until they are written while a server answers the next letter's
+    commands (or at the end of the batch); :meth:`commit` commits them together
+    with the ``sending`` mark of the letter in hand, before its text goes out. The writes go
+    through a Core connection of their own: a few statements per letter without the ORM
+    session's bookkeeping on top.
+    """
+
+    def __init__(self, connection: Connection, worker: str, config: DeliveryConfig) -> None:
+        self.connection = connection
+        self.worker = worker
+        self.config = config
+        self._letter = None
+        self._marked = self._committed = False
+        self._outcomes: list[dict] = []
+        self._entries: list[dict] = []
+
+    def begin(self, letter) -> None:
+        """The letter about to be sent."""
+        self._letter, self._marked, self._committed = letter, False, False
+
+    def mark(self) -> None:
+        """Mark the letter ``sending`` (once, not committed); :class:`ClaimLost` if it is no
+        longer this worker's."""
+        if self._marked:
+            return
+        self.flush()
+        result = _MARK_SENDING.execute(self.connection, {
+            "letter_id": self._letter.id, "worker": self.worker,
+            "lease_until": utcnow() + timedelta(seconds=self.config.lease_seconds)})
+        if result.rowcount != 1:
+            raise ClaimLost(self._letter.id)
+        self._marked = True
+
+    def commit(self) -> None:
+        """Commit the mark (and the outcomes written before it): the letter may go out."""
+        if self._committed:
+            return
+        self.mark()
+        self.connection.commit()
+        self._committed = True
+
+    def record(self, outcome: Outcome, transport: Transport | None, elapsed: float) -> None:
+        """Keep the outcome of the attempt on the letter in hand, and its log entry."""
+        letter, config, now = self._letter, self.config, utcnow()
+        attempt = letter.attempts + 1
+        status, error = outcome.status, outcome.error
+        if status == "deferred" and attempt >= config.max_attempts:
+            status = "failed"
+            error = f"{error} Исчерпано число попыток ({attempt})."
+        refused = "\n".join(f"{a}: {r}" for a, r in outcome.refused.items())
+        if status == "sent" and outcome.refused:
+            error = "Часть получателей отклонена: " + "; ".join(
+                f"{a} ({r})" for a, r in outcome.refused.items())
+        self._outcomes.append({
+            "letter_id": letter.id, "worker": self.worker, "marked": self._marked,
+            "new_status": status,
+            "attempts": attempt, "reply": outcome.reply, "error": error, "refused": refused,
+            "next_at": now + timedelta(seconds=config.backoff(attempt))
+            if status == "deferred" else None,
+            "sent_at": now if status == "sent" else None})
+        self._entries.append({
+            "outbox_id": letter.id, "attempted_at": now, "attempt": attempt, "status": status,
+            "transport_type": transport.type if transport else "",
+            "transport_id": transport.id if transport else None,
+            "account_label": transport.label[:600] if transport else "",
+            "smtp_code": outcome.smtp_code, "server_reply": outcome.reply, "error": error,
+            "duration_ms": int(elapsed * 1000)})
+
+    def write_log(self) -> None:
+        """Insert the log entries kept so far (the caller commits)."""
+        if self._entries:
+            entries, self._entries = self._entries, []
+            _LOG_ATTEMPT.execute(self.connection, entries)
+
+    def flush(self) -> None:
+        """Write the outcomes and log entries kept so far (the caller commits)."""
+        self.write_log()
+        if not self._outcomes:
+            return
+        outcomes, self._outcomes = self._outcomes, []
+        _RECORD.execute(self.connection, outcomes)
+        for outcome in outcomes:
+            letter_attempted.send(None, outbox_id=outcome["letter_id"],
+                                  status=outcome["new_status"])
 
 
 def release(worker: str) -> int:
