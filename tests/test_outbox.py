@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -13,8 +14,9 @@ from sqlalchemy import create_engine, select, update
 
 from portal_smtp import send_mail
 from portal_smtp.extensions import db
-from portal_smtp.models import OutboxMessage, SendLog
+from portal_smtp.models import OutboxMessage, SendLog, SmtpAccount
 from portal_smtp.services.delivery import (
+    TRANSPORT_TTL,
     Connections,
     DeliveryConfig,
     Worker,
@@ -196,7 +198,8 @@ def test_letter_whose_claim_was_taken_over_is_left_alone(app, smtp):
         ids = [send_mail(letter(subject=f"Письмо {n}"), commit=False) for n in range(4)]
         db.session.commit()
         config = DeliveryConfig.from_app()
-        assert sorted(claim("first-worker", config)) == ids
+        letters = claim("first-worker", config)
+        assert [row.id for row in letters] == ids
         # The first worker's lease ran out and another worker claimed the second letter.
         db.session.execute(update(OutboxMessage).where(OutboxMessage.id == ids[1])
                            .values(claimed_by="second-worker"))
@@ -204,7 +207,7 @@ def test_letter_whose_claim_was_taken_over_is_left_alone(app, smtp):
         worker = Worker(app, "first-worker", threading.Event())
         connections = Connections()
         try:
-            assert worker._process(ids, config, connections) == 3
+            assert worker._process(letters, config, connections) == 3
         finally:
             connections.close_all()
     subjects = sorted(str(r.message["Subject"]) for r in smtp.plain.handler.received)
@@ -276,6 +279,52 @@ def test_deactivated_account_reroutes_to_another(app, smtp):
     drain(app)
     assert outbox(app, letter_id).status == "sent"
     assert len(smtp.plain.handler.received) == 1
+
+
+def test_running_worker_follows_an_edited_account(app, smtp):
+    with app.app_context():
+        account_id = account_on(smtp.plain).id
+    stop = threading.Event()
+    worker = threading.Thread(target=run_workers, args=(app, 1, False, stop))
+    worker.start()
+    try:
+        with app.app_context():
+            send_mail(letter(subject="до"))
+        wait_until(lambda: len(smtp.plain.handler.received) == 1)
+        with app.app_context():
+            account = db.session.get(SmtpAccount, account_id)
+            account.port, account.security = smtp.ssl.port, "ssl"
+            account.auth, account.login, account.password = "login", LOGIN, USERS[LOGIN]
+            db.session.commit()
+        time.sleep(TRANSPORT_TTL + 0.5)  # a worker keeps what it loaded this long at most
+        with app.app_context():
+            send_mail(letter(subject="после"))
+        wait_until(lambda: len(smtp.ssl.handler.received) == 1)
+    finally:
+        stop.set()
+        worker.join(10)
+    assert [str(r.message["Subject"]) for r in smtp.plain.handler.received] == ["до"]
+    assert [str(r.message["Subject"]) for r in smtp.ssl.handler.received] == ["после"]
+
+
+def test_account_whose_stored_settings_became_invalid_fails_its_letters_only(app, smtp):
+    with app.app_context():
+        account = account_on(smtp.plain)
+        broken_id = send_mail(letter())
+        account.auth = "login"  # with no login: what an old row or a hand edit can leave
+        db.session.commit()
+    assert drain(app) == 1
+    stored = outbox(app, broken_id)
+    assert stored.status == "failed"
+    assert "Настройки SMTP отправителя неверны: Укажите логин." in stored.last_error
+    assert smtp.plain.handler.received == []
+
+
+def wait_until(condition, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
 
 
 def test_module_switched_off_queues_nothing(app, smtp):
