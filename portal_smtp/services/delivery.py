@@ -7,8 +7,9 @@ A letter is claimed with a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), mar
 lease expired is not sent again: it is failed as «возможно, отправлено» so that an
 administrator decides, and no recipient gets it twice.
 
-The database writes of a letter are done while the server answers its MAIL FROM and RCPT TO
-(:meth:`PortalSMTP.send_letter`), so that bookkeeping does not add to the time a letter takes.
+A letter's database writes are done while the server answers its MAIL FROM, RCPT TO and
+DATA (:meth:`PortalSMTP.send_letter`), so that bookkeeping adds little to a letter's time;
+they go through a Core connection as driver-level statements (:class:`DriverStatement`).
 """
 from __future__ import annotations
 
