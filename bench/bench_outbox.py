@@ -250,7 +250,7 @@ def main() -> None:
           f"median of {args.rounds} interleaved rounds")
     print(f"raw smtplib, one reused connection   {reuse:8.0f} letters/s")
     print(f"raw smtplib, connection per letter   {each:8.0f} letters/s")
-    print(f"{f'worker (1 account, 1 thread, batch {TUNED_BATCH})':37}{worker:8.0f} letters/s")
+    print(f"{f'worker (1 account, batch {TUNED_BATCH})':37}{worker:8.0f} letters/s")
     print(f"  ratio to reused raw connection     {worker / reuse:8.2f}  (goal ≥ 0.8)")
     print(f"  ratio to connection per letter     {worker / each:8.2f}  (goal ≥ 3)")
     batch = DEFAULTS["SMTP_WORKER_BATCH"]
