@@ -290,7 +290,7 @@ def test_running_worker_follows_an_edited_account(app, smtp):
     try:
         with app.app_context():
             send_mail(letter(subject="до"))
-        wait_until(lambda: len(smtp.plain.handler.received) == 1)
+        wait_for(lambda: len(smtp.plain.handler.received) == 1)
         with app.app_context():
             account = db.session.get(SmtpAccount, account_id)
             account.port, account.security = smtp.ssl.port, "ssl"
@@ -299,7 +299,7 @@ def test_running_worker_follows_an_edited_account(app, smtp):
         time.sleep(TRANSPORT_TTL + 0.5)  # a worker keeps what it loaded this long at most
         with app.app_context():
             send_mail(letter(subject="после"))
-        wait_until(lambda: len(smtp.ssl.handler.received) == 1)
+        wait_for(lambda: len(smtp.ssl.handler.received) == 1)
     finally:
         stop.set()
         worker.join(10)
@@ -320,7 +320,7 @@ def test_account_whose_stored_settings_became_invalid_fails_its_letters_only(app
     assert smtp.plain.handler.received == []
 
 
-def wait_until(condition, timeout: float = 5.0) -> None:
+def wait_for(condition, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"

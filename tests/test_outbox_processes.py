@@ -19,7 +19,7 @@ from portal_smtp.models import OutboxMessage
 
 from .factories import make_account
 from .servers import message_ids
-from .test_outbox import letter
+from .test_outbox import letter, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,13 +64,6 @@ def queue(app, endpoint, count: int) -> None:
         for n in range(count):
             send_mail(letter(subject=f"Письмо {n}"), commit=False)
         db.session.commit()
-
-
-def wait_for(condition, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_killed_worker_leaves_nothing_lost_and_nothing_twice(app, smtp):
