@@ -92,23 +92,28 @@ def test_switching_sending_off_removes_only_the_crm_smtp_sender(app, configured,
     assert count(app, CrmSender, CrmSender.id == code_sender) == 1
 
 
-def test_waiting_letters_are_rerouted_or_failed_with_a_reason(app, configured, mailbox, smtp):
+def test_waiting_letters_of_a_removed_sender_fail_and_never_move(app, configured, mailbox,
+                                                                 smtp):
+    """SPEC §8: a letter is bound to its sender; an admin account serving the same address
+    never takes a user's letter over when the user's own server goes away."""
     with app.app_context():
         box = db.session.get(Mailbox, mailbox)
-        rerouted = send_mail(letter(sender=ADDRESS), sender=box)
+        from_box = send_mail(letter(sender=ADDRESS), sender=box)
         sender = db.session.get(CrmSender, configured["same_smtp"])
-        orphan = send_mail(letter(sender="Продажи <user@example.com>"), sender=sender)
+        from_sender = send_mail(letter(sender=f"Продажи <{ADDRESS}>"), sender=sender)
         make_account(ADDRESS, host="127.0.0.1", port=smtp.plain.port, security="none",
                      auth="none", login="")
         disable_mailbox_sending(box, None)
         db.session.commit()
-        first = db.session.get(OutboxMessage, rerouted)
-        second = db.session.get(OutboxMessage, orphan)
-        assert (first.status, first.transport_type) == ("queued", "account")
-        assert second.status == "failed" and "удалён до отправки письма" in second.last_error
-        assert db.session.scalar(select(SendLog.error).where(SendLog.outbox_id == orphan))
+        first = db.session.get(OutboxMessage, from_box)
+        second = db.session.get(OutboxMessage, from_sender)
+        assert (first.status, first.transport_type) == ("failed", "mailbox")
+        assert "отключена — письмо не отправлено" in first.last_error
+        assert (second.status, second.transport_type) == ("failed", "sender")
+        assert second.last_error == "Отправитель удалён — письмо не отправлено."
+        assert db.session.scalar(select(SendLog.error).where(SendLog.outbox_id == from_sender))
     run_workers(app, once=True)
-    assert [r.mail_from for r in smtp.plain.handler.received] == [ADDRESS]
+    assert smtp.plain.handler.received == []
 
 
 def test_a_failure_in_the_middle_leaves_nothing_half_deleted(app, configured, mailbox):

@@ -23,6 +23,8 @@ class SmtpAccount(CheckStatusMixin, db.Model):
         # The list filters by activity and server and pages in id order without a scan.
         Index("ix_portal_smtp_account_active_id", "active", "id"),
         Index("ix_portal_smtp_account_host_id", "host", "id"),
+        # Letters wait for an account by id: a new account must never inherit an old id.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -65,7 +65,8 @@ class CrmSender(CheckStatusMixin, db.Model):
     server of its own («SMTP-сервера»)."""
 
     __tablename__ = "portal_smtp_crm_sender"
-    __table_args__ = (Index("ix_portal_smtp_crm_sender_owner", "user_id", "email_normalized"),)
+    __table_args__ = (Index("ix_portal_smtp_crm_sender_owner", "user_id", "email_normalized"),
+                      {"sqlite_autoincrement": True})  # letters refer to it by id
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("portal_smtp_user.id", ondelete="CASCADE"))
@@ -84,7 +85,15 @@ class CrmSender(CheckStatusMixin, db.Model):
     smtp_login: Mapped[str] = mapped_column(String(320), default="")
     #: SMTP password, encrypted at rest.
     smtp_password: Mapped[str | None] = mapped_column(EncryptedText)
+    #: The address was confirmed by a code sent to it: admin accounts may send for it.
+    #: A sender with its own SMTP server proves nothing about the address (SPEC §8).
+    address_proven: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def sender_key(self) -> tuple[str, int]:
+        """How a letter is bound to this sender."""
+        return ("sender", self.id)
 
     @property
     def transport_key(self) -> tuple[str, int] | None:
@@ -108,7 +117,7 @@ class CascadeRecord(db.Model):
     at: Mapped[datetime] = mapped_column(default=utcnow)
     actor_id: Mapped[int | None] = mapped_column(
         ForeignKey("portal_smtp_user.id", ondelete="SET NULL"))
-    #: mailbox_deleted or mailbox_sending_disabled.
+    #: mailbox_deleted, mailbox_sending_disabled or sender_deleted.
     action: Mapped[str] = mapped_column(String(40))
     #: What went with it, in Russian, for administrators.
     details: Mapped[str] = mapped_column(Text, default="")

@@ -71,7 +71,8 @@ class Mailbox(db.Model):
     """A user's connected IMAP mailbox («Почта»)."""
 
     __tablename__ = "portal_smtp_mailbox"
-    __table_args__ = (Index("ix_portal_smtp_mailbox_owner", "user_id", "email_normalized"),)
+    __table_args__ = (Index("ix_portal_smtp_mailbox_owner", "user_id", "email_normalized"),
+                      {"sqlite_autoincrement": True})  # letters refer to it by id
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("portal_smtp_user.id", ondelete="CASCADE"))
@@ -86,6 +87,13 @@ class Mailbox(db.Model):
     imap_login: Mapped[str] = mapped_column(String(320))
     #: IMAP password, encrypted at rest.
     imap_password: Mapped[str | None] = mapped_column(EncryptedText)
+    #: Where the IMAP settings came from: "directory" (the provider matched by the address's
+    #: domain), "chosen" (a provider picked by hand) or "manual" (typed by hand).
+    imap_source: Mapped[str] = mapped_column(String(16), default="manual",
+                                             server_default="manual")
+    #: How the user's right to the address is proven: "imap" (a login at the server the
+    #: domain designates), "code" (a code letter) or "" (not proven; SPEC §8).
+    address_proof: Mapped[str] = mapped_column(String(16), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     provider: Mapped[MailProvider | None] = relationship()
@@ -93,10 +101,20 @@ class Mailbox(db.Model):
         back_populates="mailbox", cascade="all, delete-orphan", uselist=False)
 
     @property
+    def sender_key(self) -> tuple[str, int]:
+        """How a letter is bound to this mailbox as its sender."""
+        return ("mailbox", self.id)
+
+    @property
     def transport_key(self) -> tuple[str, int] | None:
         """("mailbox", id) while external SMTP sending is on (see :mod:`.services.transports`)."""
         return ("mailbox", self.id) if self.sending is not None and self.sending.enabled \
             else None
+
+    @property
+    def address_proven(self) -> bool:
+        """Whether an admin account may send for this mailbox's address (SPEC §8)."""
+        return bool(self.address_proof)
 
 
 class MailboxSending(CheckStatusMixin, db.Model):

@@ -43,6 +43,11 @@ class OutboxMessage(db.Model):
         # Workers claim due letters in order; the list pages by creation time.
         Index("ix_portal_smtp_outbox_due", "status", "next_attempt_at", "id"),
         Index("ix_portal_smtp_outbox_created", "created_at", "id"),
+        # Removing a sender fails the letters bound to it.
+        Index("ix_portal_smtp_outbox_sender", "sender_type", "sender_id"),
+        Index("ix_portal_smtp_outbox_transport", "transport_type", "transport_id"),
+        # Logs and CRM activities refer to letters by id.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -67,6 +72,11 @@ class OutboxMessage(db.Model):
     transport_type: Mapped[str] = mapped_column(String(16), default="")
     #: The id of that transport's object.
     transport_id: Mapped[int | None]
+    #: The sender the letter is bound to since it was queued: "mailbox" or "sender" with
+    #: its id, or "" for the portal's own letters (SPEC §8: letters never move to another
+    #: sender; see :mod:`portal_smtp.services.routing`).
+    sender_type: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    sender_id: Mapped[int | None]
     #: Delivery attempts made so far.
     attempts: Mapped[int] = mapped_column(default=0)
     #: When a worker may try next.

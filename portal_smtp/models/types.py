@@ -6,7 +6,8 @@ from typing import Any
 from sqlalchemy import Text
 from sqlalchemy.types import TypeDecorator
 
-from ..crypto import current_box
+from ..crypto import UNREADABLE_LABEL, UnreadableSecret, current_box
+from ..smtp.settings import UnusableSecretError
 
 
 class EncryptedText(TypeDecorator[str]):
@@ -14,6 +15,8 @@ class EncryptedText(TypeDecorator[str]):
 
     Encryption uses the current application's keys, so values are only bound or loaded
     inside an application context — which is where every session of Flask-SQLAlchemy lives.
+    A token no configured key decrypts reads as an :class:`~..crypto.UnreadableSecret`
+    (the row still loads) and is written back as the same token.
     """
 
     impl = Text
@@ -22,9 +25,15 @@ class EncryptedText(TypeDecorator[str]):
     def process_bind_param(self, value: Any, dialect: Any) -> str | None:
         if value is None:
             return None
-        return current_box().encrypt(str(value))
+        if isinstance(value, UnreadableSecret):
+            return value.token  # the real secret stays as it was stored
+        text = str(value)
+        if UNREADABLE_LABEL in text and "\x00" in text:
+            # A plain copy of the stand-in: encrypting it would destroy the real token.
+            raise UnusableSecretError(UnreadableSecret.reason)
+        return current_box().encrypt(text)
 
     def process_result_value(self, value: Any, dialect: Any) -> str | None:
         if value is None:
             return None
-        return current_box().decrypt(value)
+        return current_box().reveal(value)

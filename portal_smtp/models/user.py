@@ -24,6 +24,8 @@ class User(UserMixin, db.Model):
     """A portal user."""
 
     __tablename__ = "portal_smtp_user"
+    # Letters and logs refer to users by id: SQLite must never hand an id out twice.
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: Login name, unique, compared in lower case.
@@ -39,6 +41,8 @@ class User(UserMixin, db.Model):
     #: Inactive users cannot log in.
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Bumped by logout (and password changes): sessions issued before no longer load.
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
 
     @property
     def is_admin(self) -> bool:
@@ -49,9 +53,15 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # Flask-Login
         return self.active
 
+    def get_id(self) -> str:  # Flask-Login
+        """The session's user id, ``"<id>:<epoch>"``: a logout or a password change moves
+        the epoch on, and sessions carrying the old one no longer load."""
+        return f"{self.id}:{self.session_epoch or 0}"
+
     def set_password(self, password: str) -> None:
-        """Store a hash of ``password``."""
+        """Store a hash of ``password``; sessions opened with the old one end."""
         self.password_hash = generate_password_hash(password)
+        self.session_epoch = (self.session_epoch or 0) + 1
 
     def check_password(self, password: str) -> bool:
         """True when ``password`` matches the stored hash."""

@@ -2,8 +2,8 @@
 
 Both the «Почта» pages and the CRM call these functions. Each runs inside the caller's
 transaction — a failure in the middle leaves nothing half-deleted — and is recorded (who,
-what, when). Letters still queued for a removed transport are re-routed by the resolver at
-once, or failed with the reason: never dropped silently.
+what, when). Letters still waiting for a removed sender fail with the reason the user sees:
+they are never dropped silently, and never moved to another transport (SPEC §8).
 """
 from __future__ import annotations
 
@@ -11,11 +11,9 @@ from flask import current_app
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import CascadeRecord, CrmSender, Mailbox, OutboxMessage, SendLog, User
+from ..models import CascadeRecord, CrmSender, Mailbox, User
 from ..signals import mailbox_deleted, mailbox_sending_disabled
-from .transports import choose_transport
-
-WAITING = ("queued", "deferred")
+from .routing import SENDING_OFF, fail_letters_of_sender
 
 
 def _owners_senders(mailbox: Mailbox, *, smtp_only: bool) -> list[CrmSender]:
@@ -26,38 +24,19 @@ def _owners_senders(mailbox: Mailbox, *, smtp_only: bool) -> list[CrmSender]:
     return list(db.session.scalars(query))
 
 
-def reroute_waiting_letters(transport_type: str, transport_id: int) -> tuple[int, int]:
-    """Letters waiting for a removed transport go through the resolver, or fail with the
-    reason. Returns (re-routed, failed)."""
-    letters = db.session.scalars(select(OutboxMessage).where(
-        OutboxMessage.transport_type == transport_type,
-        OutboxMessage.transport_id == transport_id, OutboxMessage.status.in_(WAITING)))
-    rerouted = failed = 0
-    for letter in letters:
-        key = choose_transport(letter.from_header, mailing=letter.mailing)
-        if key is not None:
-            letter.transport_type, letter.transport_id = key
-            rerouted += 1
-            continue
-        reason = (f"Отправитель {letter.envelope_from} удалён до отправки письма, а другого "
-                  "способа отправить письмо с этого адреса нет — письмо не отправлено.")
-        letter.status, letter.last_error = "failed", reason
-        letter.claimed_by = letter.lease_until = None
-        db.session.add(SendLog(outbox_id=letter.id, attempt=letter.attempts, status="failed",
-                               error=reason))
-        failed += 1
-    db.session.flush()
-    return rerouted, failed
-
-
 def _remove_senders(senders: list[CrmSender]) -> list[str]:
     notes = []
     for sender in senders:
-        rerouted, failed = reroute_waiting_letters("sender", sender.id)
-        notes.append(f"CRM-отправитель {sender.email} (#{sender.id}) удалён; писем "
-                     f"перенаправлено: {rerouted}, не отправлено: {failed}")
+        failed = fail_letters_of_sender(sender)
+        notes.append(f"CRM-отправитель {sender.email} (#{sender.id}) удалён; писем не "
+                     f"отправлено: {failed}")
         db.session.delete(sender)
     return notes
+
+
+def delete_sender(sender: CrmSender, actor: User | None) -> None:
+    """Delete a CRM sender: its waiting letters fail with «Отправитель удалён …»."""
+    _record(actor, "sender_deleted", _remove_senders([sender]))
 
 
 def _record(actor: User | None, action: str, notes: list[str]) -> None:
@@ -73,12 +52,13 @@ def disable_mailbox_sending(mailbox: Mailbox, actor: User | None) -> bool:
     the same address; returns whether there were settings."""
     if mailbox.sending is None:
         return False
+    failed = fail_letters_of_sender(mailbox, own_server_only=True,
+                                    reason=SENDING_OFF.format(address=mailbox.email))
     db.session.delete(mailbox.sending)
     mailbox.sending = None
     db.session.flush()
-    rerouted, failed = reroute_waiting_letters("mailbox", mailbox.id)
-    notes = [f"Отправка ящика {mailbox.email} (#{mailbox.id}) отключена; писем "
-             f"перенаправлено: {rerouted}, не отправлено: {failed}"]
+    notes = [f"Отправка ящика {mailbox.email} (#{mailbox.id}) отключена; писем не "
+             f"отправлено: {failed}"]
     notes += _remove_senders(_owners_senders(mailbox, smtp_only=True))
     _record(actor, "mailbox_sending_disabled", notes)
     mailbox_sending_disabled.send(mailbox, actor=actor)
@@ -89,7 +69,8 @@ def delete_mailbox(mailbox: Mailbox, actor: User | None) -> None:
     """Delete a mailbox with its sending settings and the owner's CRM sender of its address."""
     disable_mailbox_sending(mailbox, actor)
     mailbox_id, email = mailbox.id, mailbox.email
-    notes = [f"Ящик {email} (#{mailbox_id}) удалён"]
+    failed = fail_letters_of_sender(mailbox)  # those waiting for an admin account
+    notes = [f"Ящик {email} (#{mailbox_id}) удалён; писем не отправлено: {failed}"]
     notes += _remove_senders(_owners_senders(mailbox, smtp_only=False))
     db.session.delete(mailbox)
     db.session.flush()
@@ -97,4 +78,4 @@ def delete_mailbox(mailbox: Mailbox, actor: User | None) -> None:
     mailbox_deleted.send(None, mailbox_id=mailbox_id, email=email, actor=actor)
 
 
-__all__ = ["delete_mailbox", "disable_mailbox_sending", "reroute_waiting_letters"]
+__all__ = ["delete_mailbox", "delete_sender", "disable_mailbox_sending"]

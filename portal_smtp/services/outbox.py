@@ -13,7 +13,7 @@ from ..timeutil import utcnow
 from .letters import InvalidLetter, prepare_letter, serialize
 from .module_settings import get_module_settings
 from .resolver import apply_sender_name
-from .transports import OwnSmtpSender, choose_transport, load_transport
+from .routing import Route, Sender, route_again, route_for
 
 MODULE_OFF = ("Модуль отправки почты через SMTP выключен в настройках — письмо не поставлено "
               "в очередь.")
@@ -23,24 +23,20 @@ class SendRefused(ValueError):
     """The letter was not queued; the message is Russian and safe to show."""
 
 
-def no_transport_message(from_header: str) -> str:
-    """«Не найден SMTP-аккаунт для отправителя …»."""
-    return (f"Не найден SMTP-аккаунт для отправителя {from_header}. Добавьте активный "
-            "SMTP-аккаунт с этим адресом или настройте отправку для ящика.")
-
-
 def send_mail(message: EmailMessage, *, mailing: bool = False,
-              sender: OwnSmtpSender | None = None, commit: bool = True,
+              sender: Sender | None = None, commit: bool = True,
               created_by_id: int | None = None) -> int:
     """Queue ``message`` and return its outbox id (SPEC §11, §14). Nothing is sent here.
 
     :param mailing: the letter belongs to a mass mailing (the resolver's step 1).
-    :param sender: a mailbox or CRM sender with an SMTP server of its own, if any.
+    :param sender: the mailbox or CRM sender the letter is bound to; None for the portal's
+        own letters (SPEC §8: its own SMTP server, else an admin account only when the
+        sender's address is proven — see :mod:`.routing`).
     :param commit: commit the session; pass ``False`` to stay in the caller's transaction.
     :raises SendRefused: the letter is invalid or the module is switched off.
 
-    A letter whose sender no transport can serve is stored as failed with the reason, so it
-    shows in the send log and can be retried once an account exists — never dropped.
+    A letter no transport may send is stored as failed with the reason, so it shows in the
+    send log and can be retried once an account exists — never dropped.
     """
     if not get_module_settings().enabled:
         raise SendRefused(MODULE_OFF)
@@ -51,7 +47,8 @@ def send_mail(message: EmailMessage, *, mailing: bool = False,
     if db.session.scalar(select(OutboxMessage.id).where(
             OutboxMessage.message_id == prepared.message_id)) is not None:
         raise SendRefused(f"Письмо с Message-ID {prepared.message_id} уже в очереди.")
-    key = choose_transport(prepared.from_header, mailing=mailing, sender=sender)
+    route = route_for(prepared.from_header, mailing=mailing, sender=sender)
+    key = route.transport
     if key is not None and key[0] == "account":
         apply_sender_name(prepared.letter, db.session.get(SmtpAccount, key[1]))
     try:
@@ -64,12 +61,14 @@ def send_mail(message: EmailMessage, *, mailing: bool = False,
         recipients="\n".join(prepared.recipients), subject=prepared.subject,
         message_id=prepared.message_id, raw=raw,
         transport_type=key[0] if key else "", transport_id=key[1] if key else None,
+        sender_type=sender.sender_key[0] if sender is not None else "",
+        sender_id=sender.sender_key[1] if sender is not None else None,
         next_attempt_at=utcnow(), created_by_id=created_by_id,
     )
     db.session.add(letter)
     db.session.flush()
     if key is None:
-        reason = no_transport_message(prepared.from_header)
+        reason = route.reason
         letter.status = OutboxStatus.FAILED.value
         letter.last_error = reason
         db.session.add(SendLog(outbox_id=letter.id, attempt=0, status="failed", error=reason))
@@ -82,16 +81,15 @@ def send_mail(message: EmailMessage, *, mailing: bool = False,
 
 
 def retry_letter(letter: OutboxMessage) -> None:
-    """«Повторить»: a failed letter goes back to the queue; its transport is chosen again."""
+    """«Повторить»: a failed letter goes back to the queue through the transport its sender
+    may use now (:func:`.routing.route_again`); a letter whose sender was deleted or switched
+    off is refused with that reason."""
     if letter.status != OutboxStatus.FAILED.value:
         raise SendRefused("Повторить можно только письмо с ошибкой.")
-    key = choose_transport(letter.from_header, mailing=letter.mailing)
-    if letter.transport_type not in ("", "account") and load_transport(
-            letter.transport_type, letter.transport_id) is not None:
-        key = (letter.transport_type, letter.transport_id)
-    if key is None:
-        raise SendRefused(no_transport_message(letter.from_header))
-    letter.transport_type, letter.transport_id = key
+    route: Route = route_again(letter)
+    if route.transport is None:
+        raise SendRefused(route.reason)
+    letter.transport_type, letter.transport_id = route.transport
     letter.status = OutboxStatus.QUEUED.value
     letter.next_attempt_at = utcnow()
     letter.claimed_by = letter.lease_until = None

@@ -1,20 +1,19 @@
-"""Which SMTP server sends a letter: the sender's own, else an admin account (SPEC §8).
+"""Loading the SMTP server a letter goes through, from its transport key.
 
 A transport is named by a kind and an id ("account", 7). Each kind registers a loader that
 turns the id into SMTP settings; mailboxes and CRM senders register theirs. The outbox
-stores the key chosen at send time, and a worker loads it again for every delivery.
+stores the key :mod:`.routing` chose, and a worker loads it again for every delivery.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 from ..extensions import db
 from ..models import SmtpAccount
 from ..smtp import SmtpSettings
+from ..smtp.settings import host_port
 from .module_settings import get_module_settings
-from .resolver import resolve
 
 
 @dataclass(frozen=True)
@@ -26,14 +25,6 @@ class Transport:
     settings: SmtpSettings
     #: How the log names it, e.g. "Рассылка <letter@34web.ru> — smtp.34web.ru:465".
     label: str
-
-
-class OwnSmtpSender(Protocol):
-    """A sender with an SMTP server of its own (a mailbox, a CRM sender)."""
-
-    @property
-    def transport_key(self) -> tuple[str, int] | None:
-        """("mailbox", id) / ("sender", id), or None when it has no own SMTP now."""
 
 
 Loader = Callable[[int, int], Transport | None]
@@ -53,22 +44,14 @@ def load_transport(kind: str, transport_id: int | None) -> Transport | None:
     return loader(transport_id, get_module_settings().default_timeout)
 
 
-def choose_transport(from_header: str, *, mailing: bool,
-                     sender: OwnSmtpSender | None = None) -> tuple[str, int] | None:
-    """The transport key for a new letter: the sender's own SMTP, else the resolver."""
-    if sender is not None and sender.transport_key is not None:
-        return sender.transport_key
-    account = resolve(from_header, mailing=mailing)
-    return ("account", account.id) if account is not None else None
-
-
 def _load_account(account_id: int, default_timeout: int) -> Transport | None:
     account = db.session.get(SmtpAccount, account_id)
     if account is None or not account.active:
         return None
     name = f"{account.sender_name} <{account.email}>" if account.sender_name else account.email
     return Transport("account", account.id, account.smtp_settings(default_timeout),
-                     f"{name} — {account.host}:{account.port} (аккаунт #{account.id})")
+                     f"{name} — {host_port(account.host, account.port)} "
+                     f"(аккаунт #{account.id})")
 
 
 register_transport("account", _load_account)
