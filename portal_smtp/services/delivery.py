@@ -44,14 +44,14 @@ from ..config import setting
 from ..extensions import db
 from ..models import OutboxMessage, OutboxStatus, SendLog
 from ..signals import letter_attempted
-from ..smtp.check import _clean_reply, failure_result
-from ..smtp.connection import PortalSMTP, Watchdog, open_session
-from ..smtp.settings import InvalidSettings
+from ..smtp.check import failure_result, server_reply
+from ..smtp.connection import PortalSMTP, ReplyTooLong, Watchdog, open_session
+from ..smtp.settings import InvalidSettings, SmtpSettings, UnusableSecretError
 from ..timeutil import utcnow
 from .driver_sql import DriverStatement
 from .module_settings import effective_policy, get_module_settings
-from .outbox import no_transport_message
-from .transports import Transport, choose_transport, load_transport
+from .routing import no_account_reason, route_again
+from .transports import Transport, load_transport
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,9 @@ class Outcome:
     refused: dict[str, str] = field(default_factory=dict)
     #: The connection itself failed: other letters of this transport in the batch wait.
     connect_failure: bool = False
+    #: Failed as «возможно, отправлено»: the letter's final "." went out and the connection
+    #: ended before the server's verdict (SPEC §11); logged as ``possibly_sent``.
+    possibly_sent: bool = False
 
 
 class ClaimLost(Exception):
@@ -191,8 +194,21 @@ def _deadline(transport: Transport, size: int) -> float:
     return transport.settings.timeout * 3 + size / (100 * 1024)
 
 
-def _response_outcome(code: int, text: bytes | str, what: str, secret: str) -> Outcome:
-    reply = _clean_reply(code, text, (secret,))
+#: The letter's end went out, the connection ended before the server's verdict (SPEC §11).
+ENDED_AFTER_DOT = ("Письмо передано серверу целиком, но соединение прервалось до его ответа: "
+                   "письмо могло быть доставлено. Чтобы не отправить его дважды, оно не "
+                   "отправляется повторно само; проверьте у получателя и при необходимости "
+                   "нажмите «Повторить».")
+
+
+def _possibly_sent(detail: str, reply: str = "") -> Outcome:
+    """Failed, never retried on its own: nobody knows whether the server kept the letter."""
+    return Outcome("failed", f"{ENDED_AFTER_DOT} {detail}", reply, possibly_sent=True)
+
+
+def _response_outcome(code: int, text: bytes | str, what: str,
+                      settings: SmtpSettings) -> Outcome:
+    reply = server_reply(code, text, settings)
     status = "deferred" if 400 <= code < 500 else "failed"
     return Outcome(status, f"{what} Ответ сервера: {reply}", reply, code)
 
@@ -210,15 +226,17 @@ def transmit(connections: Connections, transport: Transport, letter,
     recipients = letter.recipients.splitlines()
     options = [] if letter.envelope_from.isascii() and all(r.isascii() for r in recipients) \
         else ["SMTPUTF8"]
-    secret = transport.settings.password
+    settings = transport.settings
     for _ in range(2):
         try:
             session, reused = connections.get(transport)
         except BaseException as error:
             if isinstance(error, KeyboardInterrupt | SystemExit):
                 raise
-            result = failure_result(error, Watchdog(), transport.settings)
-            temporary = result.code in TEMPORARY_CODES or result.reply[:1] == "4"
+            result = failure_result(error, Watchdog(), settings)
+            # A drop before any letter text went out (SPEC §11) is as temporary as a timeout.
+            temporary = result.code in TEMPORARY_CODES or result.reply[:1] == "4" \
+                or isinstance(error, smtplib.SMTPServerDisconnected)
             return Outcome("deferred" if temporary else "failed", result.message, result.reply,
                            connect_failure=True)
         session.watchdog.arm(_deadline(transport, len(letter.raw)))
@@ -229,40 +247,53 @@ def transmit(connections: Connections, transport: Transport, letter,
             connections.drop(key)  # a reply is still on its way: the dialogue is out of step
             return None
         except smtplib.SMTPRecipientsRefused as error:
-            return _all_refused(error.recipients, secret)
+            return _all_refused(error.recipients, settings)
         except smtplib.SMTPSenderRefused as error:
             if error.smtp_code == 421 and reused:  # "closing": nothing was sent, go again
                 connections.drop(key)
                 continue
             return _response_outcome(error.smtp_code, error.smtp_error,
-                                     "Сервер отклонил адрес отправителя.", secret)
+                                     "Сервер отклонил адрес отправителя.", settings)
         except smtplib.SMTPDataError as error:
+            if session.smtp.data_sent_dot and not 400 <= error.smtp_code < 600:
+                connections.drop(key)  # not a verdict on the letter: the dialogue is lost
+                reply = server_reply(error.smtp_code, error.smtp_error, settings)
+                return _possibly_sent(f"Сервер ответил не по протоколу SMTP: {reply}", reply)
             return _response_outcome(error.smtp_code, error.smtp_error,
-                                     "Сервер не принял письмо.", secret)
+                                     "Сервер не принял письмо.", settings)
         except smtplib.SMTPNotSupportedError:
             return Outcome("failed", "Сервер не поддерживает SMTPUTF8: адреса с не-ASCII "
                                      "символами через него отправить нельзя.")
+        except ReplyTooLong as error:  # the session is closed already
+            connections.drop(key)
+            result = failure_result(error, session.watchdog, settings)
+            if session.smtp.data_sent_dot:
+                return _possibly_sent(result.message)
+            return Outcome("failed", result.message)
         except (smtplib.SMTPServerDisconnected, OSError) as error:
             connections.drop(key)
             if reused and not session.watchdog.expired and not session.smtp.data_started:
                 continue  # closed before the letter's text went out: one fresh try is safe
-            result = failure_result(error, session.watchdog, transport.settings)
+            result = failure_result(error, session.watchdog, settings)
+            if session.smtp.data_sent_dot:
+                return _possibly_sent(result.message, result.reply)
+            # Before the final "." the server discards the unfinished letter: try again later.
             return Outcome("deferred", "Соединение с сервером прервалось во время отправки. "
                            + result.message, result.reply)
         except smtplib.SMTPResponseException as error:
-            return _response_outcome(error.smtp_code, error.smtp_error, "Ошибка SMTP.", secret)
+            return _response_outcome(error.smtp_code, error.smtp_error, "Ошибка SMTP.", settings)
         finally:
             session.watchdog.disarm()
             session.used_at = time.monotonic()
         code, text = session.smtp.last_data_reply or (None, b"")
-        return Outcome("sent", reply=_clean_reply(code, text, (secret,)), smtp_code=code,
-                       refused={address: _clean_reply(code, text, (secret,))
+        return Outcome("sent", reply=server_reply(code, text, settings), smtp_code=code,
+                       refused={address: server_reply(code, text, settings)
                                 for address, (code, text) in refused.items()})
     return Outcome("deferred", "Не удалось восстановить соединение с сервером.")
 
 
-def _all_refused(refused: dict, secret: str) -> Outcome:
-    lines = {a: _clean_reply(code, text, (secret,)) for a, (code, text) in refused.items()}
+def _all_refused(refused: dict, settings: SmtpSettings) -> Outcome:
+    lines = {a: server_reply(code, text, settings) for a, (code, text) in refused.items()}
     temporary = all(400 <= code < 500 for code, _ in refused.values())
     detail = "; ".join(f"{address}: {reply}" for address, reply in lines.items())
     return Outcome("deferred" if temporary else "failed",
@@ -337,19 +368,24 @@ class Worker:
         for letter in letters:
             if self.stop.is_set():
                 break
-            broken = None
+            broken, no_route = None, ""
             try:
                 transport = self._transports.get(letter.transport_type, letter.transport_id) \
                     or reroute(letter, books)
+            except NoRoute as refusal:
+                transport, no_route = None, refusal.reason
             except InvalidSettings as error:  # stored settings no longer valid: not fatal
                 transport, broken = None, error
-            books.begin(letter)
+            books.begin(letter, transport)
             started = time.monotonic()
-            if broken is not None:
+            if isinstance(broken, UnusableSecretError):  # a wrong key, not a wrong letter
+                outcome = Outcome("deferred", f"Письмо отложено ({letter.transport_type} "
+                                              f"#{letter.transport_id}): {broken}")
+            elif broken is not None:
                 outcome = Outcome("failed", f"Настройки SMTP отправителя неверны: {broken} "
                                             "Исправьте их и нажмите «Повторить».")
             elif transport is None:
-                outcome = Outcome("failed", no_transport_message(letter.from_header))
+                outcome = Outcome("failed", no_route)
             elif (transport.type, transport.id) in unreachable:
                 outcome = unreachable[(transport.type, transport.id)]
             else:
@@ -363,8 +399,8 @@ class Worker:
         return done
 
 
-LETTER_COLUMNS = ("id", "transport_type", "transport_id", "from_header", "mailing",
-                  "envelope_from", "recipients", "raw", "attempts")
+LETTER_COLUMNS = ("id", "transport_type", "transport_id", "sender_type", "sender_id",
+                  "from_header", "mailing", "envelope_from", "recipients", "raw", "attempts")
 
 
 def claim(worker: str, config: DeliveryConfig) -> list:
@@ -421,7 +457,10 @@ _MARK_SENDING = DriverStatement(
     f"UPDATE {_OUTBOX.name} SET status = '{OutboxStatus.SENDING.value}', "
     "attempts = attempts + 1, lease_until = :lease_until "
     "WHERE id = :letter_id AND claimed_by = :worker "
-    f"AND status IN ('{DUE[0]}', '{DUE[1]}')",
+    f"AND status IN ('{DUE[0]}', '{DUE[1]}') "
+    # Sent only through the transport the letter still names: one the cascade or an
+    # account change re-routed or failed meanwhile is left alone.
+    "AND transport_type = :transport_type AND transport_id = :transport_id",
     lease_until=DateTime())
 # A letter marked «sending» is this worker's to the end; one it never marked may have been
 # claimed by another worker since (its lease expired): that one is left alone.
@@ -441,15 +480,23 @@ _LOG_ATTEMPT = DriverStatement(
     attempted_at=DateTime())
 
 
-def reroute(letter, books: Bookkeeping) -> Transport | None:
-    """The letter's transport is gone or off: choose again through the resolver."""
-    key = choose_transport(letter.from_header, mailing=letter.mailing)
-    if key is None:
-        return None
-    transport = load_transport(*key)
-    if transport is not None:
-        books.connection.execute(update(_OUTBOX).where(_OUTBOX.c.id == letter.id)
-                                 .values(transport_type=key[0], transport_id=key[1]))
+class NoRoute(Exception):
+    """No transport may send the letter now; ``reason`` is the Russian explanation."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def reroute(letter, books: Bookkeeping) -> Transport:
+    """The letter's transport is gone or off: ask :func:`.routing.route_again` (a letter
+    bound to its sender's own server never moves); raises :class:`NoRoute`."""
+    route = route_again(letter)
+    transport = load_transport(*route.transport) if route.transport is not None else None
+    if transport is None:
+        raise NoRoute(route.reason or no_account_reason(letter.from_header))
+    books.connection.execute(update(_OUTBOX).where(_OUTBOX.c.id == letter.id)
+                             .values(transport_type=transport.type, transport_id=transport.id))
     return transport
 
 
@@ -486,13 +533,15 @@ class Bookkeeping:
         self.worker = worker
         self.config = config
         self._letter = None
+        self._transport: Transport | None = None
         self._marked = self._committed = False
         self._outcomes: list[dict] = []
         self._entries: list[dict] = []
 
-    def begin(self, letter) -> None:
-        """The letter about to be sent."""
+    def begin(self, letter, transport: Transport | None) -> None:
+        """The letter about to be sent, and the transport it goes through."""
         self._letter, self._marked, self._committed = letter, False, False
+        self._transport = transport
 
     def mark(self) -> None:
         """Mark the letter ``sending`` (once, not committed); :class:`ClaimLost` if it is no
@@ -502,6 +551,7 @@ class Bookkeeping:
         self.flush()
         result = _MARK_SENDING.execute(self.connection, {
             "letter_id": self._letter.id, "worker": self.worker,
+            "transport_type": self._transport.type, "transport_id": self._transport.id,
             "lease_until": utcnow() + timedelta(seconds=self.config.lease_seconds)})
         if result.rowcount != 1:
             raise ClaimLost(self._letter.id)
@@ -535,7 +585,8 @@ class Bookkeeping:
             if status == "deferred" else None,
             "sent_at": now if status == "sent" else None})
         self._entries.append({
-            "outbox_id": letter.id, "attempted_at": now, "attempt": attempt, "status": status,
+            "outbox_id": letter.id, "attempted_at": now, "attempt": attempt,
+            "status": "possibly_sent" if outcome.possibly_sent else status,
             "transport_type": transport.type if transport else "",
             "transport_id": transport.id if transport else None,
             "account_label": transport.label[:600] if transport else "",

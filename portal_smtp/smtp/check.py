@@ -7,6 +7,8 @@ with a machine ``code`` and a Russian ``message`` that ends with the server's re
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import errno
 import logging
 import re
@@ -24,6 +26,7 @@ from .auth import AuthFailed, AuthUnsupported
 from .connection import (
     DeadlineExceeded,
     DnsFailure,
+    ReplyTooLong,
     Resolver,
     StartTlsUnsupported,
     Watchdog,
@@ -89,18 +92,72 @@ class _Refusal(Exception):
         self.reply = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
 
 
+def server_reply(code: int | None, text: str | bytes, settings: SmtpSettings) -> str:
+    """A reply of the server of ``settings`` as it is shown and stored: one line, truncated,
+    with that account's credentials masked in every form AUTH sent them."""
+    return _clean_reply(code, text, (settings.password,), settings.login)
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def credential_forms(login: str, secret: str) -> set[str]:
+    """The forms in which AUTH puts ``secret`` on the wire: the secret itself and the base64
+    of PLAIN's ``\\0login\\0secret``, of LOGIN's answers and of XOAUTH2's string."""
+    forms = {_b64(f"\0{login}\0{secret}"), _b64(f"user={login}\1auth=Bearer {secret}\1\1"),
+             _b64(secret)}
+    if len(secret) >= 3:
+        forms.add(secret)
+    if login:
+        forms.add(_b64(login))
+    # A short secret's base64 would mask ordinary words of a reply.
+    return {form for form in forms if len(form) >= 8 or form == secret}
+
+
+#: A word a reply may carry an echoed AUTH line in (base64, padding optional).
+_BASE64_WORD = re.compile(r"[A-Za-z0-9+/]{8,}={0,2}")
+
+
+def mask_credentials(text: str, secrets: tuple[str, ...], login: str = "") -> str:
+    """``text`` with ``secrets`` masked as «***»: plain, in every base64 form AUTH sends
+    them in (a server may echo the AUTH line back), and any base64 word that decodes to
+    something holding a secret or the login — CRAM-MD5's answer is the login and a digest
+    of the password, which would open the password to guessing."""
+    forms: set[str] = set()
+    for secret in secrets:
+        if secret:
+            forms |= credential_forms(login, secret)
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, "***")
+    needles = [value.encode("utf-8") for value in (*secrets, login) if value and len(value) >= 3]
+    if not needles:
+        return text
+    return _BASE64_WORD.sub(
+        lambda word: "***" if _decodes_to_any(word.group(), needles) else word.group(), text)
+
+
+def _decodes_to_any(word: str, needles: list[bytes]) -> bool:
+    bare = word.rstrip("=")
+    try:
+        decoded = base64.b64decode(bare + "=" * (-len(bare) % 4))
+    except (binascii.Error, ValueError):
+        return False
+    return any(needle in decoded for needle in needles)
+
+
 def _seconds(value: float) -> str:
     return f"{value:g}"
 
 
-def _clean_reply(code: int | None, text: str | bytes, secrets: tuple[str, ...]) -> str:
-    """One line of the server's reply: control characters dropped, secrets masked, truncated."""
+def _clean_reply(code: int | None, text: str | bytes, secrets: tuple[str, ...],
+                 login: str = "") -> str:
+    """One line of the server's reply: control characters dropped, secrets masked (see
+    :func:`mask_credentials`), truncated."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     text = re.sub(r"[\x00-\x1f\x7f\u2028\u2029]+", " ", text).strip()
-    for secret in secrets:
-        if secret and len(secret) >= 3:
-            text = text.replace(secret, "***")
+    text = mask_credentials(text, secrets, login)
     if len(text) > MAX_REPLY_LENGTH:
         text = text[:MAX_REPLY_LENGTH] + "…"
     return f"{code} {text}".strip() if code else text
@@ -119,14 +176,14 @@ def _port_hint(settings: SmtpSettings) -> str:
 
 def _message(code: str, settings: SmtpSettings, detail: str = "", address: str = "",
              protocol: str = "SMTP") -> str:
-    host, port = settings.host, settings.effective_port
+    host, server = settings.host, settings.address
     texts = {
         "dns": f"Сервер {host} не найден. Проверьте адрес почтового сервера.",
-        "refused": f"Не удалось подключиться к серверу {host}:{port}. Проверьте адрес и порт.",
-        "timeout": f"Сервер {host}:{port} не ответил за {_seconds(settings.timeout)} с.",
+        "refused": f"Не удалось подключиться к серверу {server}. Проверьте адрес и порт.",
+        "timeout": f"Сервер {server} не ответил за {_seconds(settings.timeout)} с.",
         "tls": f"Ошибка защищённого соединения с сервером {host}: {detail}.",
         "starttls_unsupported": (
-            f"Сервер не поддерживает STARTTLS ({host}:{port}). Выберите SSL/TLS (обычно порт "
+            f"Сервер не поддерживает STARTTLS ({server}). Выберите SSL/TLS (обычно порт "
             "465) или соединение без защиты."
         ),
         "auth_failed": "Неверный логин или пароль.",
@@ -137,7 +194,7 @@ def _message(code: str, settings: SmtpSettings, detail: str = "", address: str =
         "sender_refused": f"Сервер отклонил адрес отправителя {address}.",
         "recipient_refused": f"Сервер отклонил адрес получателя {address}.",
         "blocked_host": (
-            f"Подключение к этому адресу запрещено сетевой политикой портала ({host}:{port}): "
+            f"Подключение к этому адресу запрещено сетевой политикой портала ({server}): "
             f"{detail}."
         ),
         "unexpected": f"Ошибка {protocol}: {detail}.",
@@ -164,7 +221,7 @@ def build_test_letter(sender: str, recipient: str, settings: SmtpSettings, label
     letter.set_content(
         "Здравствуйте!\n\n"
         f"Это тестовое письмо портала: проверка отправки почты для «{name}» через сервер "
-        f"{settings.host}:{settings.effective_port}.\n"
+        f"{settings.address}.\n"
         "Раз вы его читаете, настройки SMTP работают. Отвечать на письмо не нужно.\n"
     )
     smtputf8 = not (sender.isascii() and recipient.isascii())
@@ -256,7 +313,7 @@ def failure_result(error: BaseException, watchdog: Watchdog, settings: SmtpSetti
 
     Used by the check and by the outbox workers, so both explain failures the same way.
     """
-    code, reply, detail, address = _classify(error, watchdog, settings, (settings.password,))
+    code, reply, detail, address = _classify(error, watchdog, settings)
     message = _message(code, settings, detail=detail, address=address, protocol=protocol)
     if code in ("timeout", "tls", "unexpected", "refused"):
         message += _port_hint(settings)
@@ -270,7 +327,7 @@ def _result(ok: bool, code: str, message: str, reply: str, started: float) -> Ch
 
 
 def _classify(
-    error: BaseException, watchdog: Watchdog, settings: SmtpSettings, secrets: tuple[str, ...]
+    error: BaseException, watchdog: Watchdog, settings: SmtpSettings
 ) -> tuple[str, str, str, str]:
     """Map an exception to ``(code, reply, detail, address)``."""
     if isinstance(error, BlockedTarget):
@@ -293,17 +350,20 @@ def _classify(
     if isinstance(error, ConnectionRefusedError):
         return "refused", "", "", ""
     if isinstance(error, AuthFailed):
-        return "auth_failed", _clean_reply(error.code, error.reply, secrets), "", ""
+        return "auth_failed", server_reply(error.code, error.reply, settings), "", ""
     if isinstance(error, AuthUnsupported):
-        offered = f" (сервер предлагает: {error.reply})" if error.reply and not error.code else ""
-        reply = _clean_reply(error.code, error.reply, secrets) if error.code else ""
+        offered = (f" (сервер предлагает: {server_reply(None, error.reply, settings)})"
+                   if error.reply and not error.code else "")
+        reply = server_reply(error.code, error.reply, settings) if error.code else ""
         return "auth_unsupported", reply, offered, ""
     if isinstance(error, _Refusal):
-        return error.code, _clean_reply(error.smtp_code, error.reply, secrets), "", error.address
+        return error.code, server_reply(error.smtp_code, error.reply, settings), "", error.address
+    if isinstance(error, ReplyTooLong):
+        return "unexpected", "", f"сервер прислал слишком длинный ответ ({error.what})", ""
     if isinstance(error, ProtocolError):
-        return "unexpected", _clean_reply(None, error.reply, secrets), "сервер ответил ошибкой", ""
+        return "unexpected", server_reply(None, error.reply, settings), "сервер ответил ошибкой", ""
     if isinstance(error, smtplib.SMTPResponseException):
-        reply = _clean_reply(error.smtp_code, error.smtp_error, secrets)
+        reply = server_reply(error.smtp_code, error.smtp_error, settings)
         return "unexpected", reply, "сервер ответил ошибкой", ""
     if isinstance(error, smtplib.SMTPServerDisconnected):
         return "unexpected", "", "сервер неожиданно разорвал соединение", ""

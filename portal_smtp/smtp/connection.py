@@ -19,7 +19,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from .auth import authenticate
 from .policy import BlockedTarget, NetworkPolicy
@@ -38,6 +38,27 @@ class StartTlsUnsupported(Exception):
 
 class DeadlineExceeded(TimeoutError):
     """The watchdog's deadline passed."""
+
+
+#: Bounds on what an SMTP server may send back (SPEC §15). RFC 5321 allows a reply line of
+#: 512 octets and smtplib reads up to 8192; an EHLO reply has a dozen or two lines.
+MAX_REPLY_LINE = 8192
+MAX_REPLY_LINES = 100
+MAX_REPLY_BYTES = 64 * 1024
+
+
+class ReplyTooLong(smtplib.SMTPException):
+    """A server's reply (SMTP or IMAP) passed a bound: the session is given up (an SMTP
+    session is closed at once), the rest of the reply never read.
+
+    An ``SMTPException`` so that code which gives up on a broken session (an idle check, a
+    QUIT on the way out) gives up on this one too.
+    """
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        #: Which bound, in Russian for the verdict: «больше 100 строк в одном ответе».
+        self.what = what
 
 
 def system_resolver(host: str, port: int) -> list[tuple[int, tuple[Any, ...]]]:
@@ -162,9 +183,14 @@ class PortalSMTP(smtplib.SMTP):
 
     #: The server's reply to the last letter's DATA, e.g. (250, b"2.0.0 Ok: queued as …").
     last_data_reply: tuple[int, bytes] | None = None
-    #: Whether the current letter got as far as DATA (after that, a dropped connection
-    #: leaves it unknown whether the server kept the letter).
+    #: The watchdog of this session (set by ``open_session``): a reply it cut off ends as
+    #: :class:`DeadlineExceeded`, not as a server that hung up.
+    watchdog: Watchdog | None = None
+    #: Whether the current letter got as far as the DATA command.
     data_started = False
+    #: Whether the letter's final "." went out (SPEC §11): a drop or timeout before it means
+    #: the server discards the unfinished letter; after it, nobody knows whether it was kept.
+    data_sent_dot = False
 
     def _get_socket(self, host, port, timeout):  # smtplib hook
         return self._socket_factory()
@@ -181,7 +207,7 @@ class PortalSMTP(smtplib.SMTP):
         returned. When a task raises, the dialogue is out of step: drop the connection.
         """
         self._overlap = dict(overlap or {})
-        self.data_started = False
+        self.data_started = self.data_sent_dot = False
         try:
             return self.sendmail(sender, recipients, raw, mail_options=list(options))
         finally:
@@ -195,7 +221,55 @@ class PortalSMTP(smtplib.SMTP):
         task, self._awaiting = self._awaiting, None
         if task is not None:
             task()
-        return super().getreply()
+        return self._read_reply()
+
+    def _read_reply(self) -> tuple[int, bytes]:
+        """smtplib's ``getreply`` within SPEC §15's bounds (line, lines, bytes of one reply).
+
+        A line cut off by the end of the connection — the server hung up, or the watchdog cut
+        it at the deadline — is no reply: the digits read so far («22» of «250») are not a
+        code, so it ends as a disconnection, never as a server's verdict.
+        """
+        if self.file is None:
+            self.file = self.sock.makefile("rb")
+        lines: list[bytes] = []
+        size = 0
+        while True:
+            line = self._read_line()
+            size += len(line)
+            if len(lines) >= MAX_REPLY_LINES:
+                self._refuse(f"больше {MAX_REPLY_LINES} строк в одном ответе")
+            if size > MAX_REPLY_BYTES:
+                self._refuse(f"больше {MAX_REPLY_BYTES} байт в одном ответе")
+            lines.append(line[4:].strip(b" \t\r\n"))
+            code = int(line[:3]) if line[:3].isdigit() else -1  # -1: smtplib's "no code"
+            if code == -1 or line[3:4] != b"-":
+                return code, b"\n".join(lines)
+
+    def _read_line(self) -> bytes:
+        try:
+            line = self.file.readline(MAX_REPLY_LINE + 1)
+        except OSError as error:
+            self._ended(error)
+        if len(line) > MAX_REPLY_LINE:
+            self._refuse(f"строка длиннее {MAX_REPLY_LINE} байт")
+        if not line.endswith(b"\n"):
+            self._ended()
+        return line
+
+    def _ended(self, error: OSError | None = None) -> NoReturn:
+        """The connection ended before a reply did: the watchdog's cut or the server's."""
+        self.close()
+        if self.watchdog is not None and self.watchdog.expired:
+            raise DeadlineExceeded() from error
+        raise smtplib.SMTPServerDisconnected(
+            f"Connection unexpectedly closed: {error}" if error else
+            "Connection unexpectedly closed") from error
+
+    def _refuse(self, what: str) -> NoReturn:
+        """Stop reading a reply that passed a bound: what is left of it is never read."""
+        self.close()
+        raise ReplyTooLong(what)
 
     # smtplib runs every envelope address through the header parser (``quoteaddr``), a
     # sizeable share of a letter's CPU; an address that is plainly bare — the outbox stores
@@ -214,9 +288,22 @@ class PortalSMTP(smtplib.SMTP):
         self.putcmd("rcpt", f"TO:<{recip}>{extra}")
         return self.getreply()
 
-    def data(self, msg):  # smtplib.sendmail discards this reply; the send log wants it
-        self.data_started = True
-        self.last_data_reply = super().data(msg)
+    def data(self, msg):
+        """smtplib's ``data``, keeping the reply (``sendmail`` discards it; the send log
+        wants it) and noting in :attr:`data_sent_dot` when the final "." went out."""
+        self.data_started, self.data_sent_dot = True, False
+        self.putcmd("data")
+        code, reply = self.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        if isinstance(msg, str):
+            msg = smtplib._fix_eols(msg).encode("ascii")
+        text = smtplib._quote_periods(msg)
+        if not text.endswith(b"\r\n"):
+            text += b"\r\n"
+        self.send(text + b".\r\n")  # all of it, or SMTPServerDisconnected
+        self.data_sent_dot = True
+        self.last_data_reply = self.getreply()
         return self.last_data_reply
 
 
@@ -336,6 +423,7 @@ def open_session(
     context = tls_context(settings.verify_tls)
     socket_factory = secured_socket_factory(settings, policy, resolver, watchdog, context)
     smtp = PortalSMTP(socket_factory, timeout=settings.timeout)
+    smtp.watchdog = watchdog
     smtp._host = settings.ascii_host  # STARTTLS verifies the certificate against this name
     try:
         code, reply = smtp.connect(settings.ascii_host, settings.effective_port)
@@ -362,6 +450,7 @@ __all__ = [
     "DeadlineExceeded",
     "DnsFailure",
     "PortalSMTP",
+    "ReplyTooLong",
     "StartTlsUnsupported",
     "Watchdog",
     "open_session",

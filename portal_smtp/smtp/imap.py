@@ -15,6 +15,7 @@ import time
 from .auth import AuthFailed, AuthUnsupported
 from .check import CheckResult, ProtocolError, _result, failure_result
 from .connection import (
+    ReplyTooLong,
     Resolver,
     StartTlsUnsupported,
     Watchdog,
@@ -26,17 +27,45 @@ from .policy import NetworkPolicy
 from .settings import Security, SmtpSettings
 
 OK_MESSAGE = "Данные доступа верны!"
+#: Bounds on what an IMAP server may send (SPEC §15). A login check reads a greeting,
+#: capabilities and the login's answer — a few KiB; imaplib itself allows 1 MB a line, keeps
+#: every untagged line of the session and reads a literal of whatever size it is announced.
+MAX_IMAP_LINE = 16 * 1024
+MAX_IMAP_LITERAL = 64 * 1024
+MAX_IMAP_BYTES = 256 * 1024
 
 
 class PortalIMAP(imaplib.IMAP4):
-    """``imaplib.IMAP4`` over a socket we connected under the policy (TLS included)."""
+    """``imaplib.IMAP4`` over a socket we connected under the policy (TLS included), reading
+    within the bounds above: a line, a literal and all the session's responses together."""
 
     def __init__(self, socket_factory, host: str, port: int, timeout: float) -> None:
         self._socket_factory = socket_factory
+        self._received = 0
         super().__init__(host, port, timeout)
 
     def _create_socket(self, timeout):  # imaplib hook
         return self._socket_factory()
+
+    def readline(self) -> bytes:  # imaplib: every response line is read here
+        line = self.file.readline(MAX_IMAP_LINE + 1)
+        if len(line) > MAX_IMAP_LINE:
+            raise ReplyTooLong(f"строка длиннее {MAX_IMAP_LINE} байт")
+        self._count(len(line))
+        return line
+
+    def read(self, size: int) -> bytes:  # imaplib: literals ({size}) are read here
+        # Judged before reading: a buffered read allocates the announced size up front.
+        if size > MAX_IMAP_LITERAL:
+            raise ReplyTooLong(f"блок данных в {size} байт, допустимо не больше "
+                               f"{MAX_IMAP_LITERAL}")
+        self._count(size)
+        return self.file.read(size)
+
+    def _count(self, size: int) -> None:
+        self._received += size
+        if self._received > MAX_IMAP_BYTES:
+            raise ReplyTooLong(f"больше {MAX_IMAP_BYTES} байт за сеанс")
 
 
 def _login(imap: PortalIMAP, login: str, password: str) -> None:

@@ -50,6 +50,22 @@ class InvalidSettings(ValueError):
     """Settings that cannot be used; the message is Russian and safe to show."""
 
 
+class UnusableSecret(str):
+    """A stand-in the storage hands out for a secret it holds but cannot give (one that no
+    configured key decrypts, see :class:`portal_smtp.crypto.UnreadableSecret`).
+
+    :class:`SmtpSettings` refuses it with its :attr:`reason`, so it never reaches a server
+    as a password.
+    """
+
+    #: Russian, safe to show: why the secret cannot be used and what to do.
+    reason = "Сохранённый пароль недоступен."
+
+
+class UnusableSecretError(InvalidSettings):
+    """Settings were built with an :class:`UnusableSecret`; the message is its reason."""
+
+
 def to_ascii_host(host: str) -> str:
     """Return ``host`` as it goes on the wire: IP literals as they are, names in punycode.
 
@@ -69,6 +85,14 @@ def to_ascii_host(host: str) -> str:
     if len(ascii_host) > 253:
         raise InvalidSettings("Слишком длинный адрес почтового сервера.")
     return ascii_host
+
+
+def host_port(host: str, port: int | None) -> str:
+    """«server:port» as people and URLs write it: an IPv6 address goes in brackets
+    (``[fe80::1]:587``), so the port cannot be read as part of it."""
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"{host}:{port}"
 
 
 @dataclass(frozen=True)
@@ -101,6 +125,10 @@ class SmtpSettings:
             raise InvalidSettings(f"Тайм-аут должен быть от 1 до {MAX_TIMEOUT} секунд.")
         if self.auth is not AuthType.NONE and not self.login:
             raise InvalidSettings("Укажите логин.")
+        if isinstance(self.password, UnusableSecret):
+            if self.auth is not AuthType.NONE:
+                raise UnusableSecretError(self.password.reason)
+            object.__setattr__(self, "password", "")  # without auth it is never sent
         for value in (self.login, self.password):
             if any(ch in value for ch in "\r\n\x00"):
                 raise InvalidSettings("Логин и пароль не могут содержать переводы строк.")
@@ -109,6 +137,11 @@ class SmtpSettings:
     def ascii_host(self) -> str:
         """The host in the form used for DNS, SNI and certificate checks."""
         return to_ascii_host(self.host)
+
+    @property
+    def address(self) -> str:
+        """«server:port» for messages and logs (IPv6 in brackets)."""
+        return host_port(self.host, self.port)
 
     @property
     def effective_port(self) -> int:
