@@ -8,8 +8,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, func, or_, select
 
 from ..config import setting
+from ..crypto import UNREADABLE_LABEL
 from ..extensions import db
 from ..models import OutboxMessage, SmtpAccount
+from ..smtp.settings import InvalidSettings, UnusableSecretError
+from .storage import parse_id
 from .transports import load_transport
 
 
@@ -25,11 +28,24 @@ def account_labels(letters: list[OutboxMessage]) -> dict[int, str]:
     for letter in letters:
         key = (letter.transport_type, letter.transport_id)
         if key not in names:
-            transport = load_transport(*key) if letter.transport_type else None
-            names[key] = transport.label if transport is not None else (
-                f"{key[0]} #{key[1]} (удалён или выключен)" if letter.transport_type else "")
+            names[key] = _label(*key)
         labels[letter.id] = names[key]
     return labels
+
+
+def _label(kind: str, transport_id: int | None) -> str:
+    """How one transport is named now; one whose stored settings cannot be used (a password
+    no key decrypts, say) is still named, with the reason."""
+    if not kind:
+        return ""
+    try:
+        transport = load_transport(kind, transport_id)
+    except UnusableSecretError:
+        return f"{kind} #{transport_id} (пароль: {UNREADABLE_LABEL})"
+    except InvalidSettings:
+        return f"{kind} #{transport_id} (настройки неверны)"
+    return transport.label if transport is not None else (
+        f"{kind} #{transport_id} (удалён или выключен)")
 
 
 def letters_for_cli(status: str | None, limit: int) -> list[dict[str, object]]:
@@ -51,6 +67,12 @@ def letters_for_cli(status: str | None, limit: int) -> list[dict[str, object]]:
     ]
 
 
+#: The first and the last day a log filter accepts: no letter is older than the module, and
+#: the ends of ``date`` (0001-01-01, 9999-12-31) overflow in time zone arithmetic.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2999, 12, 31)
+
+
 @dataclass(frozen=True)
 class LogFilter:
     """Filters of «Логи отправки писем»: status, period, address and account."""
@@ -66,10 +88,11 @@ class LogFilter:
         if self.status:
             query = query.where(OutboxMessage.status == self.status)
         if self.date_from:
-            query = query.where(OutboxMessage.created_at >= _utc_midnight(self.date_from))
+            query = query.where(OutboxMessage.created_at >= _utc_midnight(
+                _clamp(self.date_from)))
         if self.date_to:
             query = query.where(OutboxMessage.created_at < _utc_midnight(
-                self.date_to + timedelta(days=1)))
+                _clamp(self.date_to) + timedelta(days=1)))
         if self.address.strip():
             text = self.address.strip().lower()
             query = query.where(or_(
@@ -78,11 +101,23 @@ class LogFilter:
         if self.account.strip():
             wanted = self.account.strip().lower()
             accounts = select(SmtpAccount.id)
-            accounts = accounts.where(SmtpAccount.id == int(wanted)) if wanted.isdigit() else \
+            account_id = parse_id(wanted)
+            accounts = accounts.where(SmtpAccount.id == account_id) if account_id else \
                 accounts.where(SmtpAccount.email_normalized.contains(wanted, autoescape=True))
             query = query.where(OutboxMessage.transport_type == "account",
                                 OutboxMessage.transport_id.in_(accounts))
         return query
+
+
+def day_in_range(day: date) -> bool:
+    """Whether ``day`` is one the log can be filtered by (:data:`FIRST_DAY`..:data:`LAST_DAY`);
+    the ends of ``date`` itself overflow when shifted between time zones."""
+    return FIRST_DAY <= day <= LAST_DAY
+
+
+def _clamp(day: date) -> date:
+    """``day`` moved into :data:`FIRST_DAY`..:data:`LAST_DAY`, where nothing overflows."""
+    return min(max(day, FIRST_DAY), LAST_DAY)
 
 
 def _utc_midnight(day: date) -> datetime:
