@@ -74,6 +74,14 @@ class SendingForm(PortalForm):
             raise ValidationError("Укажите пароль.")
 
 
+def _domains_text(value):
+    """The stored provider's domains (a list of rows, taken from ``obj`` when a request
+    carries no ``domains`` field) as the field's text: one domain per line."""
+    if value is None or isinstance(value, str):
+        return value
+    return "\n".join(getattr(item, "domain", str(item)) for item in value)
+
+
 class ProviderForm(PortalForm):
     """A provider of the directory."""
 
@@ -100,7 +108,7 @@ class ProviderForm(PortalForm):
                                         validators=[Length(max=1000)],
                                         description="Пусто — оставить сохранённый.")
     domains = TextAreaField("Домены почтовых провайдеров",
-                            validators=[Length(max=10000)],
+                            validators=[Length(max=10000)], filters=[_domains_text],
                             description="По одному домену на строку, например yandex.ru.")
 
     def domain_list(self) -> list[str]:

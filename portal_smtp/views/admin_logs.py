@@ -13,10 +13,13 @@ from ..models import OutboxMessage
 from ..models.outbox import STATUS_LABELS
 from ..services.outbox import SendRefused, retry_letter
 from ..services.send_logs import (
+    FIRST_DAY,
+    LAST_DAY,
     LogFilter,
     account_label,
     account_labels,
     count_letters,
+    day_in_range,
     list_letters,
 )
 from .helpers import admin_required, render_page
@@ -53,11 +56,18 @@ class LogListState(ListState):
         if not value:
             return None
         try:
-            return date.fromisoformat(value)
+            day = date.fromisoformat(value)
         except ValueError:
             self.errors.append(f"{label}: некорректная дата «{value}», фильтр не применён.")
             self.values[name] = ""
             return None
+        if not day_in_range(day):
+            self.errors.append(
+                f"{label}: дата «{value}» вне допустимого диапазона "
+                f"({FIRST_DAY:%d.%m.%Y} — {LAST_DAY:%d.%m.%Y}), фильтр не применён.")
+            self.values[name] = ""
+            return None
+        return day
 
 
 def _table(state: LogListState) -> dict[str, object]:

@@ -25,7 +25,9 @@ class ListState:
     sorts: ClassVar[tuple[str, ...]] = ("id",)
 
     def __init__(self, args) -> None:
-        self.values = {name: args.get(name, "")[:limit] for name, limit in self.fields.items()}
+        # NUL never belongs in a filter, and PostgreSQL refuses to compare with one
+        self.values = {name: args.get(name, "").replace("\x00", "")[:limit]
+                       for name, limit in self.fields.items()}
         sort = args.get("sort", self.sorts[0])
         self.sort = sort if sort in self.sorts else self.sorts[0]
         default_dir = "desc" if self.sort == self.sorts[0] else "asc"
