@@ -132,7 +132,8 @@ def test_second_user_sees_shared_not_private_and_cannot_delete(app, client, user
 def test_letter_without_any_transport_is_reported(app, ivanov, users, deal):
     with app.app_context():
         sender = CrmSender(user_id=users.ivanov.id, email="x@example.com",
-                           email_normalized="x@example.com")  # confirmed, no own SMTP
+                           email_normalized="x@example.com",
+                           address_proven=True)  # confirmed by a code, no own SMTP
         db.session.add(sender)
         db.session.commit()
         sender_id = sender.id

@@ -14,10 +14,11 @@ from sqlalchemy import Select, delete, func, or_, select, update
 from ..extensions import db
 from ..models import SmtpAccount
 from ..signals import account_saved, accounts_deleted
-from ..smtp import CheckResult, SmtpSettings
+from ..smtp import CheckResult, InvalidSettings, SmtpSettings
 from ..smtp.addresses import normalize_address
 from .module_settings import get_module_settings
-from .verification import plan_check, verify, verify_many
+from .routing import accounts_left
+from .verification import BUSY_CODE, plan_check, verify, verify_many
 
 #: Sort keys of the list and the columns they order by.
 SORT_COLUMNS = {
@@ -82,6 +83,7 @@ def save_account(account: SmtpAccount | None, data: AccountInput,
     if not result.ok:
         raise ValueError("a failed check saves nothing")
     settings = account_settings(data, account)
+    switched_off = account is not None and account.active and not data.active
     account = account or SmtpAccount()
     account.active = data.active
     account.sender_name = data.sender_name.strip()
@@ -100,13 +102,19 @@ def save_account(account: SmtpAccount | None, data: AccountInput,
     account.record_check(result)
     db.session.add(account)
     db.session.flush()
+    if switched_off:
+        accounts_left([account.id])
     account_saved.send(account)
     current_app.logger.info("SMTP account %s (%s) saved", account.id, account.email)
     return account
 
 
 def set_active(ids: Select, active: bool) -> int:
-    """Activate or deactivate the accounts ``ids`` selects; returns how many changed."""
+    """Activate or deactivate the accounts ``ids`` selects; returns how many changed.
+
+    Letters waiting for a deactivated account are resolved again or fail (SPEC §8)."""
+    changing = [] if active else list(db.session.scalars(
+        select(SmtpAccount.id).where(SmtpAccount.id.in_(ids), SmtpAccount.active.is_(True))))
     result = db.session.execute(
         update(SmtpAccount)
         .where(SmtpAccount.id.in_(ids), SmtpAccount.active.is_not(active))
@@ -114,6 +122,7 @@ def set_active(ids: Select, active: bool) -> int:
         .execution_options(synchronize_session=False)
     )
     db.session.expire_all()
+    accounts_left(changing)
     return result.rowcount
 
 
@@ -128,21 +137,34 @@ def delete_accounts(ids: Select) -> int:
         .execution_options(synchronize_session=False)
     )
     db.session.expire_all()
+    accounts_left(chosen)
     accounts_deleted.send(None, ids=chosen)
     current_app.logger.info("SMTP accounts deleted: %s", chosen)
     return len(chosen)
 
 
 def check_accounts(accounts: Sequence[SmtpAccount]) -> list[CheckResult]:
-    """Check saved accounts side by side and keep each result as its last check."""
-    requests = [
-        plan_check(a.smtp_settings(get_module_settings().default_timeout), sender=a.email,
-                   label=a.sender_name or a.email)
-        for a in accounts
-    ]
-    results = verify_many(requests)
-    for account, result in zip(accounts, results, strict=True):
-        account.record_check(result)
+    """Check saved accounts side by side and keep each result as its last check.
+
+    The session is released while the checks run (SPEC §10): afterwards the accounts are
+    loaded again, and one deleted meanwhile, or a check refused as busy, records nothing.
+    """
+    timeout = get_module_settings().default_timeout
+    ids = [a.id for a in accounts]
+    requests, refused = [], {}
+    for a in accounts:
+        try:
+            requests.append(plan_check(a.smtp_settings(timeout), sender=a.email,
+                                       label=a.sender_name or a.email))
+        except InvalidSettings as error:  # e.g. a password no key decrypts: no network
+            refused[a.id] = CheckResult(False, "unexpected", str(error))
+    checked = iter(verify_many(requests))
+    results = [refused.get(account_id) or next(checked) for account_id in ids]
+    current = {a.id: a for a in db.session.scalars(
+        select(SmtpAccount).where(SmtpAccount.id.in_(ids)))}
+    for account_id, result in zip(ids, results, strict=True):
+        if account_id in current and result.code != BUSY_CODE:
+            current[account_id].record_check(result)
     db.session.flush()
     return results
 

@@ -28,9 +28,11 @@ from ..models import (
     User,
 )
 from ..smtp import CheckResult, SmtpSettings
-from ..smtp.addresses import normalize_address, parse_from_header
+from ..smtp.addresses import explain_address_list, normalize_address, parse_from_header
 from ..timeutil import utcnow
+from . import cascade
 from .crm_senders import can_delete, senders_for
+from .letters import HEADER_ERRORS, HEADER_REFUSED
 from .module_settings import get_module_settings
 from .outbox import SendRefused, send_mail
 from .verification import verify
@@ -90,7 +92,7 @@ def check_addresses(data: ComposeInput) -> None:
             mailbox = parse_from_header(address)
             if mailbox is None:
                 raise CrmError(f"Некорректный адрес в поле «{FIELD_NAMES[name]}»: "
-                               f"{address[:200]}")
+                               f"{address[:200]} — {explain_address_list(address)}.")
 
 
 def body_parts(body: str) -> tuple[str, str]:
@@ -138,8 +140,8 @@ def build_letter(user: User, sender: Mailbox | CrmSender, data: ComposeInput) ->
         if data.important:
             letter["Importance"] = "high"
             letter["X-Priority"] = "1 (Highest)"
-    except (ValueError, TypeError, IndexError) as error:
-        raise CrmError(f"Некорректный заголовок письма: {error}") from None
+    except HEADER_ERRORS:  # email refuses line breaks in a header value, in English
+        raise CrmError(HEADER_REFUSED) from None
     text, html = body_parts(data.body_html)
     letter.set_content(text or " ")
     letter.add_alternative(html or "<p></p>", subtype="html")
@@ -278,7 +280,8 @@ def confirm_sender(user: User, confirmation: SenderConfirmation, code: str) -> C
         left = MAX_CODE_ATTEMPTS - confirmation.attempts
         raise CrmError(f"Неверный код. Осталось попыток: {left}.")
     sender = CrmSender(user_id=user.id, name=confirmation.name, email=confirmation.email,
-                       email_normalized=confirmation.email_normalized, shared=confirmation.shared)
+                       email_normalized=confirmation.email_normalized, shared=confirmation.shared,
+                       address_proven=True)
     db.session.add(sender)
     db.session.delete(confirmation)
     db.session.flush()
@@ -311,9 +314,11 @@ def add_smtp_sender(user: User, data: SmtpSenderInput) -> tuple[CrmSender | None
     """Verify sending (SPEC §3) for the address, then save; a failed check saves nothing."""
     normalized = _check_new_address(user, data.email)
     settings = data.settings()
+    # The check releases the session while it waits on the server (SPEC §10) …
     result = verify(settings, sender=data.email.strip(), label=data.name or data.email)
     if not result.ok:
         return None, result
+    _check_new_address(user, data.email)  # … so the address may have been added meanwhile
     sender = CrmSender(user_id=user.id, name=data.name.strip(), email=data.email.strip(),
                        email_normalized=normalized, shared=data.shared, has_smtp=True,
                        smtp_host=settings.host.lower(), smtp_port=settings.effective_port,
@@ -330,9 +335,4 @@ def delete_sender(user: User, sender: CrmSender) -> None:
     """Delete a CRM sender; only the user who added it may (mailbox senders live in «Почта»)."""
     if not can_delete(user, sender):
         raise CrmError("Удалить отправителя может только тот, кто его добавил.")
-    # Letters still waiting for it are re-routed or failed with the reason (see cascade).
-    from .cascade import reroute_waiting_letters
-
-    reroute_waiting_letters("sender", sender.id)
-    db.session.delete(sender)
-    db.session.flush()
+    cascade.delete_sender(sender, user)  # its waiting letters fail with the reason

@@ -33,7 +33,7 @@ def _load_sender(sender_id: int, default_timeout: int) -> Transport | None:
     settings = sender.smtp_settings(default_timeout)
     name = f"{sender.name} <{sender.email}>" if sender.name else sender.email
     return Transport("sender", sender.id, settings,
-                     f"{name} — {settings.host}:{settings.effective_port} (отправитель CRM "
+                     f"{name} — {settings.address} (отправитель CRM "
                      f"#{sender.id})")
 
 

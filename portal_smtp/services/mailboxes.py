@@ -8,13 +8,15 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Mailbox, MailboxSending, MailProvider, User
 from ..models.mail import sending_settings
-from ..smtp import CheckResult, SmtpSettings
+from ..smtp import CheckResult, InvalidSettings, SmtpSettings
 from ..smtp.addresses import normalize_address
 from ..smtp.imap import check_imap
 from ..smtp.policy import IMAP_PORTS
 from .module_settings import effective_policy, get_module_settings
+from .providers import detect_provider
+from .routing import judge_mailbox_proof
 from .transports import Transport, register_transport
-from .verification import verify
+from .verification import BUSY_CODE, guarded, verify
 
 
 class MailboxError(ValueError):
@@ -50,24 +52,44 @@ def imap_settings(data: MailboxInput) -> SmtpSettings:
                         timeout=timeout)
 
 
+def imap_source(data: MailboxInput) -> str:
+    """Where the IMAP settings came from: the directory provider of the address's domain,
+    a provider picked by hand, or settings typed by hand (SPEC §6)."""
+    if data.provider is None:
+        return "manual"
+    return "directory" if detect_provider(data.email) == data.provider else "chosen"
+
+
 def connect_mailbox(user: User, data: MailboxInput) -> tuple[Mailbox | None, CheckResult]:
     """Check the IMAP login, then save the mailbox; nothing is saved when the check fails."""
     normalized = normalize_address(data.email)
-    if db.session.scalar(select(Mailbox.id).where(Mailbox.user_id == user.id,
-                                                  Mailbox.email_normalized == normalized)):
-        raise MailboxError(f"Ящик {data.email} уже подключён.")
+    _refuse_connected(user, data.email, normalized)
     settings = imap_settings(data)
-    result = check_imap(settings, policy=effective_policy().with_ports(IMAP_PORTS))
+    policy = effective_policy().with_ports(IMAP_PORTS)
+    provider_id = data.provider.id if data.provider is not None else None
+    # No database connection is held during the login (SPEC §10); loaded objects reload.
+    result = guarded(lambda: check_imap(settings, policy=policy))
     if not result.ok:
         return None, result
+    _refuse_connected(user, data.email, normalized)  # connected meanwhile by another request
+    if provider_id is not None and db.session.get(MailProvider, provider_id) is None:
+        raise MailboxError("Почтовый сервис удалили, пока проверялся вход. Выберите другой "
+                           "сервис или укажите настройки вручную.")
     mailbox = Mailbox(user_id=user.id, email=data.email.strip(), email_normalized=normalized,
-                      provider_id=data.provider.id if data.provider else None,
+                      provider=data.provider, imap_source=imap_source(data),
                       imap_host=settings.host.lower(), imap_port=settings.effective_port,
                       imap_security=settings.security.value, imap_login=settings.login,
                       imap_password=data.password)
+    mailbox.address_proof = judge_mailbox_proof(mailbox)
     db.session.add(mailbox)
     db.session.flush()
     return mailbox, result
+
+
+def _refuse_connected(user: User, email: str, normalized: str) -> None:
+    if db.session.scalar(select(Mailbox.id).where(Mailbox.user_id == user.id,
+                                                  Mailbox.email_normalized == normalized)):
+        raise MailboxError(f"Ящик {email} уже подключён.")
 
 
 def user_mailbox(user: User, mailbox_id: int) -> Mailbox | None:
@@ -175,10 +197,20 @@ def recheck_sending(mailbox: Mailbox) -> CheckResult | None:
     sending = mailbox.sending
     if sending is None:
         return None
-    result = verify(sending.smtp_settings(get_module_settings().default_timeout),
-                    sender=mailbox.email, label=mailbox.email)
-    sending.record_check(result)
-    db.session.flush()
+    timeout = get_module_settings().default_timeout
+    try:
+        settings = sending.smtp_settings(timeout)
+    except InvalidSettings as error:  # e.g. a password no key decrypts: say so, no network
+        result = CheckResult(False, "unexpected", str(error))
+        sending.record_check(result)
+        db.session.flush()
+        return result
+    result = verify(settings, sender=mailbox.email, label=mailbox.email)
+    # The session was released during the check: the settings reload, and a verdict on
+    # settings replaced meanwhile (or a refused check) is not recorded on the new ones.
+    if result.code != BUSY_CODE and sending.smtp_settings(timeout) == settings:
+        sending.record_check(result)
+        db.session.flush()
     return result
 
 
@@ -188,7 +220,7 @@ def _load_mailbox(mailbox_id: int, default_timeout: int) -> Transport | None:
         return None
     settings = mailbox.sending.smtp_settings(default_timeout)
     return Transport("mailbox", mailbox.id, settings,
-                     f"{mailbox.email} — {settings.host}:{settings.effective_port} (ящик "
+                     f"{mailbox.email} — {settings.address} (ящик "
                      f"#{mailbox.id})")
 
 

@@ -9,12 +9,15 @@ from flask_htmx import make_response
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from ..extensions import db, htmx, limiter
+from ..extensions import db, htmx
 from ..forms.accounts import AccountForm
 from ..models import SmtpAccount
 from ..services import accounts as service
+from ..services.storage import db_id
 from ..smtp import InvalidSettings
-from .helpers import admin_required, render_page, user_rate_key
+from ..smtp.settings import UnusableSecretError
+from .checks import admit_check, check_status, is_refused
+from .helpers import admin_required, render_page
 from .listing import PAGE_SIZES, ListState
 
 GROUP_ACTIONS = {"activate", "deactivate", "check", "delete"}
@@ -71,7 +74,7 @@ def count():
 def _selected_ids(state: ListState):
     if request.form.get("for_all"):
         return service.matching_ids(state.filter)
-    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
+    ids = request.form.getlist("ids", type=db_id)  # ids the database can hold, else skipped
     return select(SmtpAccount.id).where(SmtpAccount.id.in_(ids))
 
 
@@ -98,13 +101,20 @@ def group_action():
         if chosen > MAX_GROUP_CHECK:
             return _after_group(state, f"Проверить можно не больше {MAX_GROUP_CHECK} "
                                        f"аккаунтов за раз, отмечено {chosen}.", "error")
+        refusal = admit_check()
+        if refusal is not None:
+            return _after_group(state, refusal.message, "error", 429)
         accounts = list(db.session.scalars(select(SmtpAccount).where(SmtpAccount.id.in_(ids))))
+        # The session is released during the checks: labels are read before.
+        labels = [f"#{a.id} {a.email}" for a in accounts]
         results = service.check_accounts(accounts)
+        if results and all(is_refused(r) for r in results):
+            return _after_group(state, results[0].message, "error", 429)
         passed = sum(result.ok for result in results)
         message = f"Проверено аккаунтов: {len(results)}, успешно: {passed}, с ошибками: " \
                   f"{len(results) - passed}."
-        failures = [f"#{a.id} {a.email}: {r.message}" for a, r in zip(accounts, results,
-                                                                       strict=True) if not r.ok]
+        failures = [f"{label}: {r.message}" for label, r in zip(labels, results, strict=True)
+                    if not r.ok]
         if failures:
             message += " " + " ".join(failures[:5]) + (" …" if len(failures) > 5 else "")
     db.session.commit()
@@ -119,13 +129,17 @@ def _confirm_delete(state: ListState, chosen: int):
     return render_template("portal_smtp/admin/accounts/confirm_delete.html", **context)
 
 
-def _after_group(state: ListState, message: str, category: str):
+def _after_group(state: ListState, message: str, category: str, status: int = 200):
     if htmx:
         body = render_template("portal_smtp/admin/accounts/_table.html", partial=True,
                                **_table(state, message), message_category=category)
-        return make_response(body, retarget="#accounts-table", reswap="outerHTML",
+        return make_response(body, status, retarget="#accounts-table", reswap="outerHTML",
                              trigger="closeModal")
     flash(message, category)
+    if status == 429:  # a refused check: the list with the message, and the status says why
+        body = render_template("portal_smtp/admin/accounts/page.html", partial=False,
+                               **_table(state))
+        return body, status
     return redirect(state.url())
 
 
@@ -139,10 +153,13 @@ def edit(account_id: int | None = None):
     form.has_stored_password = bool(account is not None and account.password)
     if account is not None and request.method == "GET":
         form.password.data = ""
-    result = None
-    if form.validate_on_submit():
+    # Every POST runs a check (SPEC §10): counted first, refused in place when over the limit.
+    result = admit_check() if request.method == "POST" else None
+    if result is None and form.validate_on_submit():
         action = request.form.get("action", "save")
         result = _verify_form(form, account)
+        if account_id is not None and db.session.get(SmtpAccount, account_id) is None:
+            abort(404)  # deleted by someone else while the check ran
         if result is not None and result.ok and action != "check":
             account = service.save_account(account, form.to_input(), result)
             db.session.commit()
@@ -152,31 +169,30 @@ def edit(account_id: int | None = None):
             if action == "save_add":
                 return redirect(url_for(".account_new"))
             return redirect(url_for(".accounts"))
-    status = 422 if form.errors or (result is not None and not result.ok) else 200
     page = render_template("portal_smtp/admin/accounts/form.html", form=form, account=account,
                            result=result)
-    return page, status
+    return page, check_status(result, bool(form.errors))
 
 
 def _verify_form(form: AccountForm, account: SmtpAccount | None):
     try:
         return service.check_input(form.to_input(), account)
-    except InvalidSettings as error:
-        form.host.errors.append(str(error))
+    except InvalidSettings as error:  # a stored password no key decrypts is the password's
+        field = form.password if isinstance(error, UnusableSecretError) else form.host
+        field.errors.append(str(error))
         return None
 
 
 @admin_required
-@limiter.limit("20/minute", key_func=user_rate_key)
-@limiter.limit("60/minute")
 def check():
     """«Проверить» over HTMX: runs the check on the form's values and saves nothing."""
-    account_id = request.form.get("account_id", type=int)
+    account_id = request.form.get("account_id", type=db_id)
     account = db.session.get(SmtpAccount, account_id) if account_id else None
     form = AccountForm()
     form.has_stored_password = bool(account is not None and account.password)
-    result = None
-    if form.validate():
+    result = admit_check()
+    if result is None and form.validate():
         result = _verify_form(form, account)
-    return render_template("portal_smtp/partials/_check_result.html", form=form,
+    body = render_template("portal_smtp/partials/_check_result.html", form=form,
                            result=result, summary=True)
+    return body, 429 if is_refused(result) else 200

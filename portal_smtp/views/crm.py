@@ -11,11 +11,15 @@ from ..models import CrmEntity, CrmSender, EmailTemplate, SenderConfirmation, Us
 from ..models.crm import ENTITY_KINDS
 from ..services import crm as service
 from ..services.crm_senders import can_delete, senders_for
+from ..services.storage import db_id
 from ..smtp import CheckResult, InvalidSettings
 from ..smtp.addresses import AddressError
+from .checks import admit_check, check_status
+from .errors import handle_module_errors
 from .helpers import render_page, user_rate_key
 
 bp = Blueprint("crm", __name__, url_prefix="/crm")
+handle_module_errors(bp)  # storage failures: a Russian 503, not a 500
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -62,13 +66,13 @@ def _page(entity: CrmEntity, form: ComposeForm, status: int = 200):
                        **context), status
 
 
-@bp.route("/<int:entity_id>")
+@bp.route("/<smtp_id:entity_id>")
 @login_required
 def entity(entity_id: int):
     """An entity's card: timeline, senders and the composer (a template fills it in)."""
     item = db.get_or_404(CrmEntity, entity_id)
     form = _composer_form(item)
-    template_id = request.args.get("template", type=int)
+    template_id = request.args.get("template", type=db_id)
     if template_id:
         template = db.session.get(EmailTemplate, template_id)
         if template is not None and template.user_id == current_user.id:
@@ -82,13 +86,13 @@ def entity(entity_id: int):
 def template_fill():
     """«Шаблон»: the chosen template's subject and body, swapped in without touching the
     other fields the manager has filled in."""
-    template = db.session.get(EmailTemplate, request.args.get("template", 0, type=int))
+    template = db.session.get(EmailTemplate, request.args.get("template", 0, type=db_id))
     if template is None or template.user_id != current_user.id:
         abort(404)
     return render_template("portal_smtp/crm/_template_fill.html", template=template)
 
 
-@bp.route("/<int:entity_id>/email", methods=["POST"])
+@bp.route("/<smtp_id:entity_id>/email", methods=["POST"])
 @login_required
 def send(entity_id: int):
     """«Отправить» (queues the letter, adds it to the timeline) or «Сохранить как шаблон»."""
@@ -134,10 +138,10 @@ def send(entity_id: int):
 @limiter.limit("20/minute", key_func=user_rate_key, methods=["POST"])
 def sender_new():
     """«Добавить отправителя»: a code sent to the address, or «SMTP-сервера»."""
-    back = request.values.get("back", type=int)
+    back = request.values.get("back", type=db_id)
     form = SenderForm()
     confirmation = None
-    confirmation_id = request.values.get("confirmation", type=int)
+    confirmation_id = request.values.get("confirmation", type=db_id)
     if confirmation_id:
         confirmation = db.session.get(SenderConfirmation, confirmation_id)
         if confirmation is None or confirmation.user_id != current_user.id:
@@ -172,13 +176,16 @@ def sender_new():
     if request.method == "GET" and confirmation is not None:
         form.name.data, form.email.data = confirmation.name, confirmation.email
         form.shared.data = confirmation.shared
-    status = 422 if form.errors or (result is not None and not result.ok) else 200
     return render_template("portal_smtp/crm/sender_new.html", form=form, result=result,
-                           confirmation=confirmation, back=back), status
+                           confirmation=confirmation, back=back), \
+        check_status(result, bool(form.errors))
 
 
 def _add_smtp(form: SenderForm):
     """Check and save an SMTP sender; returns the failed check, or None once saved."""
+    refusal = admit_check()  # SPEC §10: checks are rate-limited per user and per IP
+    if refusal is not None:
+        return refusal
     if not (form.host.data or "").strip():
         form.host.errors = ["Укажите сервер."]
         return CheckResult(False, "invalid", "Укажите адрес SMTP-сервера.")
@@ -201,14 +208,14 @@ def _done(back: int | None, message: str):
     return redirect(url_for(".index"))
 
 
-@bp.route("/senders/<int:sender_id>/delete", methods=["POST"])
+@bp.route("/senders/<smtp_id:sender_id>/delete", methods=["POST"])
 @login_required
 def sender_delete(sender_id: int):
     """Delete a CRM sender the user added."""
     sender = db.get_or_404(CrmSender, sender_id)
     if sender.user_id != current_user.id and not sender.shared:
         abort(404)  # someone else's private sender: as good as missing
-    back = request.form.get("back", type=int)
+    back = request.form.get("back", type=db_id)
     try:
         service.delete_sender(current_user, sender)
     except service.CrmError as error:

@@ -25,8 +25,9 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def user_rate_key() -> str:
-    """Flask-Limiter key: the logged-in user (checks are limited per user and per IP)."""
-    return f"user:{current_user.get_id()}"
+    """Flask-Limiter key: the logged-in user's stable id — not the session id, which a new
+    login changes (checks are limited per user and per IP)."""
+    return f"user:{getattr(current_user, 'id', None)}"
 
 
 def wants_fragment() -> bool:

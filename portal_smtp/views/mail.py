@@ -12,18 +12,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
-from ..extensions import db, limiter
+from ..extensions import db
 from ..forms.mail import ConnectMailboxForm, SendingForm
 from ..models import Mailbox, MailProvider
 from ..services import mailboxes as service
 from ..services.cascade import delete_mailbox, disable_mailbox_sending
 from ..services.providers import detect_provider
+from ..services.storage import parse_id
 from ..smtp import InvalidSettings
 from ..smtp.addresses import AddressError
-from .helpers import render_page, user_rate_key, wants_fragment
+from ..smtp.settings import UnusableSecretError
+from .checks import admit_check, check_status, is_refused
+from .errors import handle_module_errors
+from .helpers import render_page, wants_fragment
 
 bp = Blueprint("mail", __name__, url_prefix="/mail")
-CHECK_LIMIT = "20/minute"
+handle_module_errors(bp)  # storage failures: a Russian 503, not a 500
 
 
 def _own(mailbox_id: int) -> Mailbox:
@@ -56,16 +60,17 @@ def _provider_choices(form: ConnectMailboxForm) -> None:
 
 @bp.route("/connect", methods=["GET", "POST"])
 @login_required
-@limiter.limit(CHECK_LIMIT, key_func=user_rate_key, methods=["POST"])
 def connect():
     """«Подключить ящик»: provider detected from the address, IMAP login checked first."""
     form = ConnectMailboxForm()
     _provider_choices(form)
-    result = None
-    if form.validate_on_submit():
+    # Every POST runs a check (SPEC §10): counted first, refused in place when over the limit.
+    result = admit_check() if request.method == "POST" else None
+    if result is None and form.validate_on_submit():
         provider = None
         if not form.manual.data and form.provider_id.data:
-            provider = db.session.get(MailProvider, int(form.provider_id.data))
+            provider_id = parse_id(form.provider_id.data)
+            provider = db.session.get(MailProvider, provider_id) if provider_id else None
         data = service.MailboxInput(
             email=form.email.data.strip(), password=form.password.data, provider=provider,
             imap_host=form.imap_host.data or "", imap_port=form.imap_port.data,
@@ -79,7 +84,7 @@ def connect():
                 db.session.commit()
                 flash(f"Ящик {mailbox.email} подключён.", "success")
                 return redirect(url_for(".index"))
-    status = 422 if form.errors or (result is not None and not result.ok) else 200
+    status = check_status(result, bool(form.errors))
     return render_template("portal_smtp/mail/connect.html", form=form, result=result), status
 
 
@@ -96,7 +101,7 @@ def detect():
                            address=address, oob=True)
 
 
-@bp.route("/<int:mailbox_id>/delete", methods=["GET", "POST"])
+@bp.route("/<smtp_id:mailbox_id>/delete", methods=["GET", "POST"])
 @login_required
 def delete(mailbox_id: int):
     """Delete a mailbox after a confirmation; its sending settings go with it."""
@@ -149,7 +154,7 @@ def _modal(mailbox: Mailbox, form: SendingForm, result=None, status: int = 200):
     return render_template("portal_smtp/mail/sending.html", **context), status
 
 
-@bp.route("/<int:mailbox_id>/smtp")
+@bp.route("/<smtp_id:mailbox_id>/smtp")
 @login_required
 def sending(mailbox_id: int):
     """The «Настройка SMTP отправки» modal (a page without JavaScript)."""
@@ -157,31 +162,31 @@ def sending(mailbox_id: int):
     return _modal(mailbox, _sending_form(mailbox))
 
 
-@bp.route("/<int:mailbox_id>/smtp/check", methods=["POST"])
+@bp.route("/<smtp_id:mailbox_id>/smtp/check", methods=["POST"])
 @login_required
-@limiter.limit(CHECK_LIMIT, key_func=user_rate_key)
 def sending_check(mailbox_id: int):
     """«Проверить»: check the modal's values, save nothing."""
     mailbox = _own(mailbox_id)
     form = _sending_form(mailbox, request.form)
-    result = None
-    if form.validate():
+    result = admit_check()
+    if result is None and form.validate():
         result = _run_check(form, mailbox)
-    return render_template("portal_smtp/partials/_check_result.html", form=form, result=result,
+    body = render_template("portal_smtp/partials/_check_result.html", form=form, result=result,
                            summary=True)
+    return body, 429 if is_refused(result) else 200
 
 
 def _run_check(form: SendingForm, mailbox: Mailbox):
     try:
         return service.check_sending(mailbox, _sending_input(form, mailbox))
-    except InvalidSettings as error:
-        form.host.errors.append(str(error))
+    except InvalidSettings as error:  # a stored password no key decrypts is the password's
+        field = form.password if isinstance(error, UnusableSecretError) else form.host
+        field.errors.append(str(error))
         return None
 
 
-@bp.route("/<int:mailbox_id>/smtp", methods=["POST"])
+@bp.route("/<smtp_id:mailbox_id>/smtp", methods=["POST"])
 @login_required
-@limiter.limit(CHECK_LIMIT, key_func=user_rate_key)
 def sending_save(mailbox_id: int):
     """«Сохранить»: check, then save; a failed check saves nothing and keeps the modal open."""
     mailbox = _own(mailbox_id)
@@ -192,9 +197,13 @@ def sending_save(mailbox_id: int):
         form.enabled.errors = ["Отметьте «Отправлять через внешний SMTP», чтобы сохранить "
                                "настройки."]
         return _modal(mailbox, form, None, 422)
-    result = _run_check(form, mailbox) if form.validate() else None
+    result = admit_check()
+    if result is None and form.validate():
+        result = _run_check(form, mailbox)
+        if service.user_mailbox(current_user, mailbox_id) is None:
+            abort(404)  # deleted in another tab while the check ran
     if result is None or not result.ok:
-        return _modal(mailbox, form, result, 422)
+        return _modal(mailbox, form, result, check_status(result, True))
     service.save_sending(mailbox, _sending_input(form, mailbox), result)
     db.session.commit()
     return _back_to_list(
@@ -212,7 +221,7 @@ def _back_to_list(message: str):
     return redirect(url_for(".index"))
 
 
-@bp.route("/<int:mailbox_id>/smtp/disable", methods=["POST"])
+@bp.route("/<smtp_id:mailbox_id>/smtp/disable", methods=["POST"])
 @login_required
 def sending_disable(mailbox_id: int):
     """«Отключить»: remove the mailbox's sending settings."""
@@ -222,17 +231,21 @@ def sending_disable(mailbox_id: int):
     return _back_to_list(f"Отправка через внешний SMTP для {mailbox.email} отключена.")
 
 
-@bp.route("/<int:mailbox_id>/smtp/recheck", methods=["POST"])
+@bp.route("/<smtp_id:mailbox_id>/smtp/recheck", methods=["POST"])
 @login_required
-@limiter.limit(CHECK_LIMIT, key_func=user_rate_key)
 def sending_recheck(mailbox_id: int):
     """The background check the modal starts each time it opens."""
     mailbox = _own(mailbox_id)
-    try:
-        result = service.recheck_sending(mailbox)
-        db.session.commit()
-    except (StaleDataError, ObjectDeletedError):
-        # «Отключить» removed the settings while this check was running.
-        db.session.rollback()
-        result = None
-    return render_template("portal_smtp/mail/_recheck.html", mailbox=mailbox, result=result)
+    result = admit_check()
+    if result is None:
+        try:
+            result = service.recheck_sending(mailbox)
+            db.session.commit()
+        except (StaleDataError, ObjectDeletedError):
+            # «Отключить» (or «Удалить») removed the settings while this check was running.
+            db.session.rollback()
+            result = None
+    if service.user_mailbox(current_user, mailbox_id) is None:
+        abort(404)  # the mailbox itself was deleted meanwhile
+    body = render_template("portal_smtp/mail/_recheck.html", mailbox=mailbox, result=result)
+    return body, 429 if is_refused(result) else 200
