@@ -1,6 +1,7 @@
 """The ``flask smtp …`` command group (SPEC §14): names and outputs are a contract."""
 from __future__ import annotations
 
+import ipaddress
 import json
 import sys
 import threading
@@ -13,12 +14,32 @@ from . import MIGRATIONS_DIR
 from .config import setting
 from .services.demo import create_demo_data
 from .services.secrets import rotate_all_secrets
+from .services.storage import MAX_ID
 from .services.verification import verify
 from .smtp import AuthType, InvalidSettings, Security, SmtpSettings
-from .smtp.addresses import AddressError, validate_address
+from .smtp.addresses import AddressError, unsafe_header_text, validate_address
+from .smtp.settings import host_port
 
 
-@click.group("smtp")
+class SmtpGroup(click.Group):
+    """The ``smtp`` group: a database that cannot take a command's writes (full disk,
+    read-only, gone) ends the command with one clear sentence and exit code 1."""
+
+    def invoke(self, ctx: click.Context):
+        from sqlalchemy.exc import InternalError, OperationalError
+
+        from .services.storage import storage_problem
+
+        try:
+            return super().invoke(ctx)
+        except (OperationalError, InternalError) as error:
+            problem = storage_problem(error)
+            if problem is None:
+                raise
+            raise click.ClickException(problem) from None
+
+
+@click.group("smtp", cls=SmtpGroup)
 def smtp_cli() -> None:
     """Outgoing mail through external SMTP servers."""
 
@@ -95,24 +116,52 @@ def check_command(host, port, security, auth, login, password_stdin, timeout, se
 
 
 def _default_sender(login: str, settings: SmtpSettings) -> str:
-    """Without --from, prove the login (when it is an address) or postmaster@host."""
+    """Without --from, prove the login (when it is an address) or postmaster@host.
+
+    An IP host becomes an RFC 5321 address literal: ``postmaster@[192.0.2.1]``,
+    ``postmaster@[IPv6:::1]`` (a bare ``[::1]`` is not a valid domain).
+    """
     if "@" in login:
         return login
     host = settings.ascii_host
-    return f"postmaster@[{host}]" if host.replace(".", "").isdigit() or ":" in host else (
-        f"postmaster@{host}"
-    )
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return f"postmaster@{host}"
+    if ip.version == 4:
+        return f"postmaster@[{ip}]"
+    # int() drops a zone (``%eth0``), which has no place in an address literal.
+    return f"postmaster@[IPv6:{ipaddress.IPv6Address(int(ip))}]"
 
 
 @smtp_cli.command("rotate-keys")
 @with_appcontext
 def rotate_keys() -> None:
-    """Re-encrypt every stored secret under the newest key of PORTAL_SMTP_KEYS."""
-    from .extensions import db
+    """Re-encrypt every stored secret under the newest key of PORTAL_SMTP_KEYS.
 
-    count = rotate_all_secrets()
+    With a key that does not decrypt every secret it stops and changes nothing. In
+    development it also writes the keys into the instance file, so that a start without
+    PORTAL_SMTP_KEYS reads the secrets it just re-encrypted.
+    """
+    from .crypto import WRONG_KEY_MESSAGE, WRONG_KEY_MESSAGE_EN, save_development_keys
+    from .extensions import db
+    from .services.secrets import UnreadableSecrets
+
+    try:
+        count = rotate_all_secrets()
+    except UnreadableSecrets as error:
+        db.session.rollback()
+        raise click.ClickException(
+            f"{WRONG_KEY_MESSAGE} Не расшифровано секретов: {error.count}; ничего не изменено.\n"
+            f"{WRONG_KEY_MESSAGE_EN} {error.count} secrets could not be decrypted; nothing "
+            "was changed.") from None
+    # The file first: it keeps the old keys too, so either state of the database reads.
+    saved = save_development_keys(current_app)
     db.session.commit()
     click.echo(f"Перешифровано секретов: {count}.")
+    if saved is not None:
+        click.echo(f"Ключи записаны в {saved}: запуск без PORTAL_SMTP_KEYS расшифрует их. "
+                   f"Keys saved to {saved} for starts without PORTAL_SMTP_KEYS.")
 
 
 @smtp_cli.command("devmail")
@@ -127,7 +176,7 @@ def devmail() -> None:
         raise click.ClickException("Установите aiosmtpd (pip install -e .[dev])") from error
     host, port = setting("SMTP_DEVMAIL_HOST"), int(setting("SMTP_DEVMAIL_PORT"))
     controller = start_catcher(host, port, setting("SMTP_DEVMAIL_DIR"))
-    click.echo(f"Тестовый почтовый ящик принимает письма на {host}:{port}")
+    click.echo(f"Тестовый почтовый ящик принимает письма на {host_port(host, port)}")
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
@@ -161,6 +210,9 @@ def accounts_add(name, email, host, port, security, auth, login, password_stdin,
     from .extensions import db
     from .services.accounts import AccountInput, check_input, save_account
 
+    if unsafe_header_text(name) or len(name) > 200:
+        raise click.ClickException("«Имя отправителя» — одна строка до 200 символов, без "
+                                   "переводов строк и управляющих символов.")
     data = AccountInput(
         email=email, host=host, port=port, security=security, auth=auth, sender_name=name,
         login=login, password=read_password_stdin(password_stdin), active=not inactive,
@@ -183,9 +235,10 @@ def accounts_add(name, email, host, port, security, auth, login, password_stdin,
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @with_appcontext
 def accounts_list(as_json: bool) -> None:
-    """List accounts (never a password)."""
+    """List accounts (never a password); passwords no key decrypts are named on stderr."""
     from sqlalchemy import select
 
+    from .crypto import UNREADABLE_LABEL, WRONG_KEY_MESSAGE, WRONG_KEY_MESSAGE_EN, is_unreadable
     from .extensions import db
     from .models import SmtpAccount
 
@@ -196,12 +249,17 @@ def accounts_list(as_json: bool) -> None:
          "mailing_first": a.mailing_first}
         for a in accounts
     ]
+    unreadable = {a.id for a in accounts if is_unreadable(a.password)}
+    if unreadable:  # stderr: the JSON on stdout keeps its contract
+        click.echo(f"{WRONG_KEY_MESSAGE}\n{WRONG_KEY_MESSAGE_EN}\nSMTP-аккаунты: "
+                   + ", ".join(f"#{i}" for i in sorted(unreadable)), err=True)
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))
         return
     for row in rows:
         flags = ("активен" if row["active"] else "выключен") + (
-            ", рассылки" if row["mailing_first"] else "")
+            ", рассылки" if row["mailing_first"] else "") + (
+            f", пароль: {UNREADABLE_LABEL}" if row["id"] in unreadable else "")
         click.echo(f"{row['id']:>6}  {row['name'] or '-'} <{row['email']}>  "
                    f"{row['host']}:{row['port']} {row['security']}/{row['auth']}  ({flags})")
 
@@ -223,7 +281,7 @@ def _account_or_exit(account_id: int):
 
 
 @accounts_cli.command("delete")
-@click.argument("account_id", type=int)
+@click.argument("account_id", type=click.IntRange(1, MAX_ID))
 @with_appcontext
 def accounts_delete(account_id: int) -> None:
     """Delete an account."""
@@ -253,7 +311,7 @@ def _set_active(account_id: int, active: bool) -> None:
 
 
 @accounts_cli.command("activate")
-@click.argument("account_id", type=int)
+@click.argument("account_id", type=click.IntRange(1, MAX_ID))
 @with_appcontext
 def accounts_activate(account_id: int) -> None:
     """Switch an account on."""
@@ -261,7 +319,7 @@ def accounts_activate(account_id: int) -> None:
 
 
 @accounts_cli.command("deactivate")
-@click.argument("account_id", type=int)
+@click.argument("account_id", type=click.IntRange(1, MAX_ID))
 @with_appcontext
 def accounts_deactivate(account_id: int) -> None:
     """Switch an account off (the resolver ignores it)."""
@@ -283,18 +341,42 @@ def resolve_command(from_header: str, mailing: bool) -> None:
     click.echo(account.id)
 
 
+def read_body_file(path: str) -> str:
+    """The text of ``--body-file`` (``-``: stdin), decoded as UTF-8 (a byte order mark is
+    dropped); a missing, unreadable or non-UTF-8 file is a Russian error with exit code 1."""
+    try:
+        if path == "-":
+            data = click.get_binary_stream("stdin").read()
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read()
+    except FileNotFoundError:
+        raise click.ClickException(f"Файл с текстом письма не найден: {path}") from None
+    except OSError as error:
+        raise click.ClickException(
+            f"Не удалось прочитать файл с текстом письма {path}: {error.strerror}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise click.ClickException(
+            f"Файл с текстом письма {path} не в кодировке UTF-8 (неверный байт на позиции "
+            f"{error.start + 1}). Сохраните файл в UTF-8 и повторите.") from None
+
+
 @smtp_cli.command("send")
 @click.option("--from", "sender", required=True, help="The From header.")
 @click.option("--to", "recipients", multiple=True, required=True, help="A recipient (repeat).")
 @click.option("--subject", required=True)
 @click.option("--body", default=None, help="Plain-text body.")
-@click.option("--body-file", type=click.File("r", encoding="utf-8"), default=None)
+@click.option("--body-file", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+              help="A UTF-8 text file with the body («-» reads stdin).")
 @click.option("--mailing", is_flag=True, help="The letter belongs to a mass mailing.")
 @with_appcontext
 def send_command(sender, recipients, subject, body, body_file, mailing) -> None:
     """Queue a letter in the outbox; prints its id."""
     from email.message import EmailMessage
 
+    from .services.letters import HEADER_ERRORS, HEADER_REFUSED
     from .services.outbox import SendRefused, send_mail
 
     if (body is None) == (body_file is None):
@@ -304,9 +386,9 @@ def send_command(sender, recipients, subject, body, body_file, mailing) -> None:
         letter["From"] = sender
         letter["To"] = ", ".join(recipients)
         letter["Subject"] = subject
-    except (ValueError, TypeError) as error:  # email refuses CR/LF in a header value
-        raise click.ClickException(f"Некорректный заголовок: {error}") from None
-    letter.set_content(body if body is not None else body_file.read())
+    except HEADER_ERRORS:  # email refuses line breaks in a header value, in English
+        raise click.ClickException(HEADER_REFUSED) from None
+    letter.set_content(body if body is not None else read_body_file(body_file))
     try:
         letter_id = send_mail(letter, mailing=mailing)
     except SendRefused as error:
@@ -373,7 +455,7 @@ def _mailbox_or_exit(mailbox_id: int):
 
 
 @mailboxes_cli.command("delete")
-@click.argument("mailbox_id", type=int)
+@click.argument("mailbox_id", type=click.IntRange(1, MAX_ID))
 @with_appcontext
 def mailboxes_delete(mailbox_id: int) -> None:
     """Delete a mailbox with its sending settings and the owner's CRM sender of its address."""
@@ -388,7 +470,7 @@ def mailboxes_delete(mailbox_id: int) -> None:
 
 
 @mailboxes_cli.command("disable-sending")
-@click.argument("mailbox_id", type=int)
+@click.argument("mailbox_id", type=click.IntRange(1, MAX_ID))
 @with_appcontext
 def mailboxes_disable(mailbox_id: int) -> None:
     """Switch a mailbox's external SMTP off (its CRM SMTP sender goes too)."""

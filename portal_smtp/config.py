@@ -33,6 +33,10 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_EHLO_HOSTNAME": None,  # None: the machine's FQDN, else an address literal
     "SMTP_DEFAULT_TIMEOUT": 10,
     "SMTP_MAX_CONCURRENT_CHECKS": 4,
+    # Checks (SMTP and IMAP, every form that runs one) each user and each client IP may start;
+    # Flask-Limiter syntax, e.g. "20/minute;200/hour". Counted in RATELIMIT_STORAGE_URI.
+    "SMTP_CHECK_RATE_LIMIT": "20/minute;300/day",
+    "SMTP_CHECK_RATE_LIMIT_IP": "60/minute",
     "SMTP_DEVMAIL_HOST": "127.0.0.1",
     "SMTP_DEVMAIL_PORT": 2525,
     "SMTP_DEVMAIL_DIR": None,  # None: <instance>/devmail
@@ -59,6 +63,20 @@ DEVELOPMENT_DEFAULTS = {
 }
 
 
+#: The portal's cookie policy. Flask's own defaults (SameSite unset, Secure off) are already
+#: in ``app.config`` when ``load_config`` runs, so these replace them rather than
+#: ``setdefault``; ``PORTAL_*`` variables still override. ``None`` for Secure means "on in
+#: production" (HTTPS), off elsewhere so development and tests work over plain HTTP.
+COOKIE_DEFAULTS: dict[str, Any] = {
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SECURE": None,
+    "REMEMBER_COOKIE_SECURE": None,
+}
+
+
 class ConfigurationError(RuntimeError):
     """The configuration is unsafe or incomplete for the chosen environment."""
 
@@ -67,12 +85,16 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
     """Fill ``app.config`` from defaults, ``PORTAL_*`` variables and ``overrides``."""
     for name, value in DEFAULTS.items():
         app.config.setdefault(name, value)
+    app.config.update(COOKIE_DEFAULTS)
     app.config.from_prefixed_env("PORTAL")
     if overrides:
         app.config.update(overrides)
     env = app.config["ENV"]
     if env not in ENVIRONMENTS:
         raise ConfigurationError(f"PORTAL_ENV must be one of {', '.join(ENVIRONMENTS)}")
+    for name in ("SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE"):
+        if app.config[name] is None:
+            app.config[name] = env == "production"
     if env == "development":
         for name, value in DEVELOPMENT_DEFAULTS.items():
             if not app.config.get(name):
@@ -128,3 +150,11 @@ def setting(name: str, app: Flask | None = None) -> Any:
     if name not in DEFAULTS:
         raise KeyError(f"unknown portal setting {name!r}")
     return (app or current_app).config[name]
+
+
+def rate_limits_in_memory(app: Flask | None = None) -> bool:
+    """True in production when Flask-Limiter keeps its counts in process memory (its
+    default): each worker then counts alone, so the limits of SPEC §10 do not hold."""
+    config = (app or current_app).config
+    storage = str(config.get("RATELIMIT_STORAGE_URI") or "memory://")
+    return config.get("ENV") == "production" and storage.startswith("memory://")

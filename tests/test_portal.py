@@ -117,7 +117,7 @@ def test_test_mailbox_shows_a_caught_test_letter(app, client, users, tmp_path):
         assert result.ok, result.message
     finally:
         catcher.stop()
-    login(client, users.ivanov)
+    login(client, users.admin)  # the test mailbox is for administrators (issue #10)
     page = client.get("/dev/mailbox/").get_data(as_text=True)
     assert "Тестовый почтовый ящик" in page
     assert "Проверка отправки почты" in page

@@ -11,8 +11,11 @@ from .. import resource_dir
 
 def register_blueprints(app: Flask) -> None:
     """Register the module's blueprints (the test mailbox only outside production)."""
+    from ..crypto import is_unreadable
     from . import admin, crm, devmail, mail
+    from .errors import register_converters
 
+    register_converters(app)  # before the rules that use ``<smtp_id:…>`` are added
     assets = Blueprint(
         "portal_smtp",
         __name__,
@@ -33,6 +36,8 @@ def register_blueprints(app: Flask) -> None:
 
     app.add_template_filter(plural)
     app.add_template_filter(ago)
+    # ``{% if account.password is smtp_unreadable %}``: a secret no configured key decrypts.
+    app.add_template_test(is_unreadable, "smtp_unreadable")
     zone = ZoneInfo(app.config["TIMEZONE"])
 
     @app.template_filter("local")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
 
+from ..config import rate_limits_in_memory
 from ..extensions import db
 from ..forms.accounts import ModuleSettingsForm
 from ..services.module_settings import get_module_settings, save_module_settings
@@ -29,4 +30,5 @@ def edit():
         flash("Настройки сохранены.", "success")
         return redirect(url_for(".settings"))
     status = 422 if form.errors else 200
-    return render_template("portal_smtp/admin/settings/page.html", form=form), status
+    return render_template("portal_smtp/admin/settings/page.html", form=form,
+                           memory_rate_limits=rate_limits_in_memory()), status

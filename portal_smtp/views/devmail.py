@@ -1,18 +1,23 @@
-"""«Тестовый почтовый ящик»: what the development mail catcher received (not in production)."""
+"""«Тестовый почтовый ящик»: what the development mail catcher received (not in production).
+
+Administrators only: the catcher keeps every user's letters, sender confirmation codes
+included, so an ordinary user must not read them (issue #10).
+"""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, url_for
-from flask_login import login_required
 
 from ..config import setting
 from ..devmail import clear_letters, read_letters
-from .helpers import render_page
+from .errors import handle_module_errors
+from .helpers import admin_required, render_page
 
 bp = Blueprint("devmail", __name__, url_prefix="/dev/mailbox")
+handle_module_errors(bp)  # storage failures: a Russian 503, not a 500
 
 
 @bp.route("/")
-@login_required
+@admin_required
 def index():
     """The letters the catcher kept and how to connect to it."""
     letters = read_letters(setting("SMTP_DEVMAIL_DIR"))
@@ -26,7 +31,7 @@ def index():
 
 
 @bp.route("/clear", methods=["POST"])
-@login_required
+@admin_required
 def clear():
     """«Очистить» the test mailbox."""
     count = clear_letters(setting("SMTP_DEVMAIL_DIR"))

@@ -26,6 +26,19 @@
     }
   });
 
+  // Confirmations come from data-confirm attributes, never from inline JS: the text is data
+  // (a sender's address may hold quotes), shown by confirm() as it is. Capture phase, so a
+  // refusal stops the submit before htmx or the «Проверка…» listener see it.
+  document.addEventListener("submit", function (event) {
+    var submitter = event.submitter;
+    var source = (submitter && submitter.hasAttribute("data-confirm")) ? submitter : event.target;
+    var text = source.getAttribute && source.getAttribute("data-confirm");
+    if (text && !window.confirm(text)) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  }, true);
+
   // An emptied dialog leaves no stale form behind.
   document.addEventListener("close", function (event) {
     if (event.target.id === "modal") {
