@@ -3,22 +3,22 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from ..services.module_settings import get_module_settings
 from . import admin_accounts as accounts
 from . import admin_logs as logs
 from . import admin_providers as providers
 from . import admin_settings as settings
 from .errors import handle_module_errors
 
-bp = Blueprint("smtp_admin", __name__, url_prefix="/admin/smtp")
+bp = Blueprint("portal_smtp_admin", __name__, url_prefix="/admin/smtp")
 handle_module_errors(bp)  # storage failures: a Russian 503, not a 500
 
 
 @bp.context_processor
 def module_state() -> dict[str, object]:
-    """Every admin page warns when the module is switched off."""
-    from ..services.module_settings import get_module_settings
-
-    return {"module_settings": get_module_settings()}
+    """Every admin page warns when the module is switched off (a prefixed name: the host's
+    base template renders in the same context)."""
+    return {"portal_smtp_module_settings": get_module_settings()}
 
 
 bp.add_url_rule("/settings", "settings", settings.edit, methods=["GET", "POST"])

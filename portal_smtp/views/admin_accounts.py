@@ -30,7 +30,7 @@ MAX_GROUP_CHECK = 50
 class AccountListState(ListState):
     """«Список SMTP-аккаунтов» as its URL carries it."""
 
-    endpoint = "smtp_admin.accounts"
+    endpoint = "portal_smtp_admin.accounts"
     fields: ClassVar[dict[str, int]] = {"active": 1, "email": 254, "server": 253, "q": 200}
     sorts = tuple(service.SORT_COLUMNS)
 

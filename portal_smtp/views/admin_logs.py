@@ -9,7 +9,7 @@ from typing import ClassVar
 from flask import flash, redirect, render_template, request, url_for
 
 from ..extensions import db
-from ..models import OutboxMessage
+from ..models import OutboxMessage, OutboxStatus
 from ..models.outbox import STATUS_LABELS
 from ..services.outbox import SendRefused, retry_letter
 from ..services.send_logs import (
@@ -25,13 +25,13 @@ from ..services.send_logs import (
 from .helpers import admin_required, render_page
 from .listing import PAGE_SIZES, ListState
 
-LETTER_STATUSES = ("queued", "sending", "deferred", "sent", "failed")
+LETTER_STATUSES = tuple(status.value for status in OutboxStatus)
 
 
 class LogListState(ListState):
     """The log's filters as its URL carries them."""
 
-    endpoint = "smtp_admin.logs"
+    endpoint = "portal_smtp_admin.logs"
     fields: ClassVar[dict[str, int]] = {"status": 16, "date_from": 10, "date_to": 10,
                                         "address": 254, "account": 254}
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
 
-from ..config import rate_limits_in_memory
 from ..extensions import db
 from ..forms.accounts import ModuleSettingsForm
+from ..ratelimit import in_memory as rate_limits_in_memory
 from ..services.module_settings import get_module_settings, save_module_settings
 from .helpers import admin_required
 

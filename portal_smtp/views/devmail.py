@@ -12,7 +12,7 @@ from ..devmail import clear_letters, read_letters
 from .errors import handle_module_errors
 from .helpers import admin_required, render_page
 
-bp = Blueprint("devmail", __name__, url_prefix="/dev/mailbox")
+bp = Blueprint("portal_smtp_devmail", __name__, url_prefix="/dev/mailbox")
 handle_module_errors(bp)  # storage failures: a Russian 503, not a 500
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
+from ..extension import user_key
 from ..extensions import db
 from ..forms.mail import ConnectMailboxForm, SendingForm
 from ..models import Mailbox, MailProvider
@@ -26,7 +27,7 @@ from .checks import admit_check, check_status, is_refused
 from .errors import handle_module_errors
 from .helpers import render_page, wants_fragment
 
-bp = Blueprint("mail", __name__, url_prefix="/mail")
+bp = Blueprint("portal_smtp_mail", __name__, url_prefix="/mail")
 handle_module_errors(bp)  # storage failures: a Russian 503, not a 500
 
 
@@ -39,7 +40,7 @@ def _own(mailbox_id: int) -> Mailbox:
 
 def _mailboxes() -> list[Mailbox]:
     return list(db.session.scalars(
-        select(Mailbox).where(Mailbox.user_id == current_user.id)
+        select(Mailbox).where(Mailbox.user_id == user_key(current_user))
         .options(selectinload(Mailbox.sending), selectinload(Mailbox.provider))
         .order_by(Mailbox.id)))
 
