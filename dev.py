@@ -5,9 +5,11 @@
     python3 dev.py test   set everything up and run the whole test suite
 
 Both create ``.venv`` and install the project into it (again only when setup.cfg changed).
-``run`` uses SQLite in ``instance/``, demo data and the development mail catcher.
-``test`` installs Debian's chromium when missing, then runs ruff, the suite on SQLite and on
-PostgreSQL, and a check of the built wheel in a fresh virtual environment.
+``run`` uses SQLite in ``instance/``, demo data, the development mail catcher and a worker;
+Ctrl+C or `kill` stops them all.
+``test`` installs Debian's chromium and Dovecot when missing (without recommends), then runs
+ruff, the suite on SQLite and on PostgreSQL, and a check of the built wheel in a fresh
+virtual environment.
 """
 from __future__ import annotations
 
@@ -73,43 +75,116 @@ def portal_env(**extra: str) -> dict:
     return env
 
 
+#: Signals that end ``run``: Ctrl+C, `kill` and a closed terminal. The children get Ctrl+C
+#: as SIGINT, the others as SIGTERM.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+#: Seconds the children get to stop by themselves before they are killed.
+STOP_GRACE_SECONDS = 5.0
+
+
+class Stopped(Exception):
+    """``run`` was asked to stop by the signal ``signum``."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def raise_stopped(signum: int, frame: object) -> None:
+    """The handler of :data:`STOP_SIGNALS` while ``run`` runs."""
+    raise Stopped(signum)
+
+
+def catch_stop_signals() -> None:
+    """Turn :data:`STOP_SIGNALS` into :class:`Stopped`, before any child starts.
+
+    A script started in the background (`python3 dev.py run &`) inherits SIGINT *ignored*,
+    and so would every child it starts: they would sit out a forwarded SIGINT until killed.
+    A caught signal, unlike an ignored one, is reset to the default in a child.
+    """
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, raise_stopped)
+
+
+def spawn(*args: str | Path, env: dict) -> subprocess.Popen:
+    """Start a child in its own process group: Ctrl+C reaches only this script, which passes
+    it on once (a child signalled twice prints a traceback while it stops)."""
+    return subprocess.Popen([str(a) for a in args], env=env, cwd=ROOT, process_group=0)
+
+
+def stop_children(children: list[subprocess.Popen], signum: int = signal.SIGTERM,
+                  grace: float = STOP_GRACE_SECONDS) -> None:
+    """Send ``signum`` to every child still running, give them ``grace`` seconds in all,
+    then kill the ones left; returns when every child has exited."""
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signum)
+    deadline = time.monotonic() + grace
+    for child in children:
+        try:
+            child.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def supervise(services: list[list[str | Path]], main: list[str | Path], env: dict,
+              announce: str = "") -> int:
+    """Start ``services``, then ``main``, and wait for ``main``; when it exits or a stop
+    signal arrives, stop every child (passing Ctrl+C on as SIGINT, anything else as SIGTERM).
+
+    :param services: commands that run beside ``main`` (the mail catcher, a worker).
+    :param main: the command whose exit ends the run (the web server).
+    :param announce: a line printed just before ``main`` starts.
+    :returns: ``main``'s exit code, or 0 when a signal stopped the run.
+    """
+    catch_stop_signals()
+    children: list[subprocess.Popen] = []
+    stop_with = signal.SIGTERM
+    try:
+        for command in services:
+            children.append(spawn(*command, env=env))
+        time.sleep(1)  # a head start: the catcher binds its port before the portal starts
+        if announce:
+            say(announce)
+        children.append(spawn(*main, env=env))
+        return children[-1].wait()
+    except Stopped as stopped:
+        stop_with = signal.SIGINT if stopped.signum == signal.SIGINT else signal.SIGTERM
+        return 0
+    finally:
+        for signum in STOP_SIGNALS:  # a second Ctrl+C must not cut the stop short
+            signal.signal(signum, signal.SIG_IGN)
+        stop_children(children, stop_with)
+
+
 def run() -> int:
     """Set up and run the portal with the development mail catcher beside it."""
     ensure_venv("dev,postgres")
+    catch_stop_signals()
     env = portal_env()
-    say("Preparing the database (SQLite in instance/) with demo data")
-    must(BIN / "flask", "smtp", "init-db", "--demo", env=env)
-    print("Демо-пароли: admin / admin-demo, ivanov / ivanov-demo, petrova / petrova-demo")
-    say("Starting the development mail catcher («Тестовый почтовый ящик») and an outbox worker")
-    children = [subprocess.Popen([str(BIN / "flask"), "smtp", "devmail"], env=env, cwd=ROOT),
-                # A worker sends what the portal queues, as in production.
-                subprocess.Popen([str(BIN / "flask"), "smtp", "worker"], env=env, cwd=ROOT)]
-
-    def stop(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)  # `kill` stops the children too, not only this script
+    flask = BIN / "flask"
     try:
-        time.sleep(1)
-        say("Portal: http://127.0.0.1:5000  (Ctrl+C to stop)")
-        children.append(subprocess.Popen(
-            [str(BIN / "flask"), "run", "--host", "127.0.0.1", "--port", "5000"],
-            env=env, cwd=ROOT))
-        return children[-1].wait()
-    except KeyboardInterrupt:
+        say("Preparing the database (SQLite in instance/) with demo data")
+        must(flask, "portal", "init-db", env=env)  # the module's tables, then the portal's
+        # It prints the demo users with their passwords only when it creates them.
+        must(flask, "portal", "demo", env=env)
+    except Stopped:
         return 0
-    finally:
-        for child in children:
-            child.send_signal(signal.SIGINT)
-        for child in children:
-            try:
-                child.wait(5)
-            except subprocess.TimeoutExpired:
-                child.kill()
+    say("Starting the development mail catcher («Тестовый почтовый ящик») and an outbox worker")
+    return supervise(
+        # A worker sends what the portal queues, as in production.
+        [[flask, "smtp", "devmail"], [flask, "smtp", "worker"]],
+        [flask, "run", "--host", "127.0.0.1", "--port", "5000"],
+        env, announce="Portal: http://127.0.0.1:5000  (Ctrl+C to stop)")
 
 
 #: Debian packages the tests drive: the browser and a real IMAP server.
 TEST_PACKAGES = {"chromium": CHROMIUM, "dovecot-imapd": "/usr/sbin/dovecot"}
+#: Fonts installed with chromium, named because recommends are left out: Liberation (the
+#: Arial and Times metrics pages fall back to; a recommend of chromium-common) and DejaVu
+#: (Cyrillic; the first font fontconfig depends on), so pages render text as in a desktop.
+FONT_PACKAGES = ("fonts-liberation", "fonts-dejavu-core")
 
 
 def ensure_test_packages() -> None:
@@ -123,7 +198,10 @@ def ensure_test_packages() -> None:
     say(f"Installing Debian packages for the tests: {' '.join(missing)}")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     must("apt-get", "update", "-qq", env=env)
-    must("apt-get", "install", "-y", "-qq", *missing, env=env)
+    # No recommends: they pull in ~110 packages more (udev, upower, a notification daemon)
+    # and upgrade systemd; headless chromium needs none of them (the tests pass --disable-gpu).
+    must("apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing,
+         *FONT_PACKAGES, env=env)
 
 
 def postgres_uri() -> str | None:
