@@ -1,4 +1,4 @@
 """WSGI entry point: ``flask --app wsgi …`` and production servers import ``app`` from here."""
-from portal_smtp import create_app
+from portal_smtp.portal import create_app
 
 app = create_app()

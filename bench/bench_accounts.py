@@ -20,9 +20,10 @@ from cryptography.fernet import Fernet
 from fresh_databases import Databases
 from sqlalchemy import insert
 
-from portal_smtp import MIGRATIONS_DIR, create_app
 from portal_smtp.extensions import db
 from portal_smtp.models import Role, SmtpAccount, User
+from portal_smtp.paths import MIGRATIONS_DIR
+from portal_smtp.portal import create_app
 from portal_smtp.services.resolver import resolve
 
 LETTERS = 2000

@@ -33,7 +33,9 @@ from cryptography.fernet import Fernet
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.certs import make_certificates
 
-from portal_smtp import MIGRATIONS_DIR, create_app, send_mail
+from portal_smtp import send_mail
+from portal_smtp.portal import create_app
+from portal_smtp.paths import MIGRATIONS_DIR
 from portal_smtp.config import DEFAULTS
 from portal_smtp.extensions import db
 from portal_smtp.services.delivery import run_workers

@@ -5,14 +5,16 @@ import ipaddress
 import json
 import sys
 import threading
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from . import MIGRATIONS_DIR
-from .config import setting
-from .services.demo import create_demo_data
+from .config import development, display_zone, setting
+from .models import OutboxStatus
+from .services.module_settings import get_module_settings
 from .services.secrets import rotate_all_secrets
 from .services.storage import MAX_ID
 from .services.verification import verify
@@ -45,26 +47,51 @@ def smtp_cli() -> None:
 
 
 @smtp_cli.command("init-db")
-@click.option("--demo", is_flag=True, help="Also create demo users and data.")
 @with_appcontext
-def init_db(demo: bool) -> None:
-    """Create or upgrade the tables through the migrations."""
-    from flask_migrate import upgrade
+def init_db() -> None:
+    """Create or upgrade the module's tables through its own migrations (run it on every
+    upgrade). Demo data is the demo host's: ``flask portal demo``."""
+    from .schema import upgrade_schema
 
-    from .extensions import db
+    upgrade_schema()
+    click.echo("Таблицы модуля готовы.")
 
-    upgrade(directory=MIGRATIONS_DIR)
-    click.echo("База данных готова.")
-    if demo:
-        created = create_demo_data()
-        db.session.commit()
-        if created:
-            click.echo("Демо-пользователи (пароли показываются один раз):")
-            for user, password in created:
-                role = "администратор" if user.is_admin else "пользователь"
-                click.echo(f"  {user.username} / {password}  ({role}, {user.full_name})")
-        else:
-            click.echo("Демо-данные уже созданы.")
+
+def server_options(timeout_type: click.ParamType):
+    """The server options ``check`` and ``accounts add`` share, with the same defaults as the
+    forms: SSL/TLS (so port 465), login and password, the certificate verified."""
+    options = [
+        click.option("--host", required=True, help="Server name or IP address."),
+        click.option("--port", type=click.IntRange(1, 65535), default=None,
+                     help="Port (default by security: ssl 465, starttls 587, none 25)."),
+        click.option("--security", type=click.Choice([s.value for s in Security]),
+                     default=Security.SSL.value, show_default=True, help="«Защита соединения»."),
+        click.option("--auth", type=click.Choice([a.value for a in AuthType]),
+                     default=AuthType.LOGIN.value, show_default=True,
+                     help="«Тип авторизации»."),
+        click.option("--login", default="", help="Login (or the address, for xoauth2)."),
+        click.option("--password-stdin", is_flag=True,
+                     help="Read the password (or the access token) from stdin."),
+        click.option("--timeout", type=timeout_type, default=None,
+                     help="Seconds for each step (default: «Настройки», 10)."),
+        click.option("--insecure", is_flag=True, help="Do not verify the TLS certificate."),
+    ]
+
+    def decorate(function):
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return decorate
+
+
+def shown_time(moment: datetime | None) -> str | None:
+    """A stored time (naive UTC) as the pages show it: in the portal's zone, with its offset
+    (ISO 8601, ``2026-11-24T16:42:00+03:00``)."""
+    if moment is None:
+        return None
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(ZoneInfo(display_zone())).isoformat(timespec="seconds")
 
 
 def read_password_stdin(enabled: bool) -> str:
@@ -75,16 +102,11 @@ def read_password_stdin(enabled: bool) -> str:
 
 
 @smtp_cli.command("check")
-@click.option("--host", required=True)
-@click.option("--port", type=click.IntRange(1, 65535))
-@click.option("--security", type=click.Choice([s.value for s in Security]), default="starttls")
-@click.option("--auth", type=click.Choice([a.value for a in AuthType]), default="login")
-@click.option("--login", default="")
-@click.option("--password-stdin", is_flag=True, help="Read the password (or token) from stdin.")
-@click.option("--timeout", type=click.FloatRange(1, 120), default=None, help="Seconds.")
+@server_options(click.FloatRange(1, 120))
 @click.option("--send-to", "send_to", default=None, help="Send a real test letter here.")
-@click.option("--from", "sender", default=None, help="Envelope sender to prove.")
-@click.option("--insecure", is_flag=True, help="Do not verify the TLS certificate.")
+@click.option("--from", "sender", default=None,
+              help="Envelope sender to prove (default: the login when it is an address, "
+              "else postmaster@HOST).")
 @with_appcontext
 def check_command(host, port, security, auth, login, password_stdin, timeout, send_to, sender,
                   insecure) -> None:
@@ -98,7 +120,7 @@ def check_command(host, port, security, auth, login, password_stdin, timeout, se
             auth=auth,
             login=login,
             password=password,
-            timeout=timeout or float(setting("SMTP_DEFAULT_TIMEOUT")),
+            timeout=timeout or float(get_module_settings().default_timeout),
             verify_tls=not insecure,
         )
         sender = sender or _default_sender(login, settings)
@@ -168,8 +190,9 @@ def rotate_keys() -> None:
 @with_appcontext
 def devmail() -> None:
     """Run the development mail catcher («Тестовый почтовый ящик») until interrupted."""
-    if current_app.config["ENV"] == "production":
-        raise click.ClickException("Тестовый почтовый ящик недоступен в рабочей установке.")
+    if not development(current_app):
+        raise click.ClickException("Тестовый почтовый ящик работает только в режиме разработки "
+                                   "(SMTP_DEVELOPMENT).")
     try:
         from .devmail import start_catcher
     except ImportError as error:  # pragma: no cover - aiosmtpd is in the dev extra
@@ -193,16 +216,9 @@ def accounts_cli() -> None:
 @accounts_cli.command("add")
 @click.option("--name", default="", help="«Имя отправителя».")
 @click.option("--email", required=True, help="«Email отправителя».")
-@click.option("--host", required=True)
-@click.option("--port", type=click.IntRange(1, 65535))
-@click.option("--security", type=click.Choice([s.value for s in Security]), default="ssl")
-@click.option("--auth", type=click.Choice([a.value for a in AuthType]), default="login")
-@click.option("--login", default="")
-@click.option("--password-stdin", is_flag=True, help="Read the password (or token) from stdin.")
+@server_options(click.IntRange(1, 120))
 @click.option("--mailing-first", is_flag=True, help="«Искать в первую очередь для рассылок».")
 @click.option("--inactive", is_flag=True, help="Save the account switched off.")
-@click.option("--timeout", type=click.IntRange(1, 120), default=None)
-@click.option("--insecure", is_flag=True, help="Do not verify the TLS certificate.")
 @with_appcontext
 def accounts_add(name, email, host, port, security, auth, login, password_stdin, mailing_first,
                  inactive, timeout, insecure) -> None:
@@ -246,7 +262,8 @@ def accounts_list(as_json: bool) -> None:
     rows = [
         {"id": a.id, "active": a.active, "name": a.sender_name, "email": a.email,
          "host": a.host, "port": a.port, "security": a.security, "auth": a.auth,
-         "mailing_first": a.mailing_first}
+         "mailing_first": a.mailing_first, "last_check_at": shown_time(a.last_check_at),
+         "last_check_ok": a.last_check_ok}
         for a in accounts
     ]
     unreadable = {a.id for a in accounts if is_unreadable(a.password)}
@@ -259,9 +276,18 @@ def accounts_list(as_json: bool) -> None:
     for row in rows:
         flags = ("активен" if row["active"] else "выключен") + (
             ", рассылки" if row["mailing_first"] else "") + (
-            f", пароль: {UNREADABLE_LABEL}" if row["id"] in unreadable else "")
+            f", пароль: {UNREADABLE_LABEL}" if row["id"] in unreadable else "") + (
+            _last_check_text(row))
         click.echo(f"{row['id']:>6}  {row['name'] or '-'} <{row['email']}>  "
                    f"{row['host']}:{row['port']} {row['security']}/{row['auth']}  ({flags})")
+
+
+def _last_check_text(row: dict) -> str:
+    """«, проверен 2026-11-24 16:42:00+03:00: успешно» for a row of ``accounts list``."""
+    if row["last_check_at"] is None:
+        return ", не проверялся"
+    shown = row["last_check_at"].replace("T", " ")
+    return f", проверен {shown}: {'успешно' if row['last_check_ok'] else 'ошибка'}"
 
 
 def _get_or_exit(model, object_id: int, what: str):
@@ -426,19 +452,25 @@ def worker_command(once: bool, concurrency: int) -> None:
 
 @smtp_cli.command("logs")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option("--status", type=click.Choice(["queued", "sending", "deferred", "sent", "failed"]))
-@click.option("--limit", type=click.IntRange(1, 100000), default=1000)
+@click.option("--status", type=click.Choice([status.value for status in OutboxStatus]))
+@click.option("--limit", type=click.IntRange(1, 100000), default=1000, show_default=True,
+              help="How many of the newest letters to print.")
 @with_appcontext
 def logs_command(as_json: bool, status: str | None, limit: int) -> None:
     """Letters of the outbox with their latest state, newest first."""
     from .services.send_logs import letters_for_cli
 
     rows = letters_for_cli(status, limit)
+    for row in rows:  # stored in UTC, shown as the pages show them
+        row["created_at"] = shown_time(row["created_at"])
+        row["sent_at"] = shown_time(row["sent_at"])
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))
         return
     for row in rows:
-        click.echo(f"{row['id']:>7} {row['status']:<9} {row['from']} → {', '.join(row['to'])} "
+        created = row["created_at"].replace("T", " ")
+        click.echo(f"{row['id']:>7} {created} {row['status']:<9} {row['from']} → "
+                   f"{', '.join(row['to'])} "
                    f"«{row['subject']}» попыток: {row['attempts']}"
                    + (f" — {row['error']}" if row["error"] else ""))
 

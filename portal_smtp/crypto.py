@@ -20,7 +20,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import Flask, current_app
 
-from .config import ConfigurationError, instance_secret, split_list
+from .config import ConfigurationError, development, instance_secret, split_list
 from .smtp.settings import UnusableSecret
 
 __all__ = [
@@ -123,12 +123,12 @@ class SecretBox:
 
 
 def box_for_app(app: Flask) -> SecretBox:
-    """Build the app's box from ``SMTP_KEYS``, or from the instance key outside production."""
+    """Build the app's box from ``SMTP_KEYS``, or from the instance key in development."""
     keys = split_list(app.config.get("SMTP_KEYS"))
     if not keys:
-        if app.config["ENV"] == "production":
+        if not development(app):
             raise ConfigurationError(
-                "PORTAL_SMTP_KEYS must be set in production (generate one with "
+                "PORTAL_SMTP_KEYS must be set outside development (generate one with "
                 "python -c 'from cryptography.fernet import Fernet; "
                 "print(Fernet.generate_key().decode())')"
             )
@@ -144,7 +144,7 @@ def save_development_keys(app: Flask) -> Path | None:
     write (other environments, or no explicit keys: the box already came from that file).
     """
     keys = split_list(app.config.get("SMTP_KEYS"))
-    if not keys or app.config["ENV"] != "development":
+    if not keys or not app.config.get("SMTP_DEVELOPMENT"):
         return None
     path = Path(app.instance_path) / KEYS_FILE
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,19 +1,23 @@
-"""The Flask extensions the portal and the SMTP module share, created unbound here."""
+"""What the module shares with its host: the database it is handed, and its own model base.
+
+The module's tables are declared on its own :class:`Base` (its own ``MetaData``), and live in
+the host's database through the host's Flask-SQLAlchemy instance, handed to
+``PortalSmtp(app, db=…)``. :data:`db` reaches that instance for the current application, so
+services write ``db.session`` whichever host they run in. Nothing here touches an engine or
+an application: the module sets no pragma and registers no listener on the host's engine.
+"""
 from __future__ import annotations
 
+from typing import Any
+
+from flask import current_app
 from flask_htmx import HTMX
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
-from flask_login import LoginManager
-from flask_migrate import Migrate
-from flask_sqlalchemy import SQLAlchemy
-from flask_wtf import CSRFProtect
-from sqlalchemy import Engine, MetaData, event
+from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
 
 class Base(DeclarativeBase):
-    """Declarative base with deterministic constraint names, so migrations stay portable."""
+    """The module's models: deterministic constraint names, so migrations stay portable."""
 
     metadata = MetaData(
         naming_convention={
@@ -26,39 +30,26 @@ class Base(DeclarativeBase):
     )
 
 
-db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
-login_manager = LoginManager()
-csrf = CSRFProtect()
+class HostDatabase:
+    """The host's Flask-SQLAlchemy instance for the current application (``db.session``,
+    ``db.engine``, ``db.get_or_404`` …), as handed to ``PortalSmtp(app, db=…)``."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            target = current_app.extensions["portal_smtp"].db
+        except KeyError:
+            raise RuntimeError("portal_smtp is not initialised on this application: call "
+                               "PortalSmtp(app, db=db)") from None
+        return getattr(target, name)
+
+    @property
+    def metadata(self) -> MetaData:
+        """The module's own tables (not the host's)."""
+        return Base.metadata
+
+    def __repr__(self) -> str:
+        return "<portal_smtp host database>"
+
+
+db = HostDatabase()
 htmx = HTMX()
-# Storage comes from RATELIMIT_STORAGE_URI: memory:// in development, Redis in production
-# so that every worker shares one count.
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
-
-
-def bind_shared_extensions(app, migrations_dir: str) -> None:
-    """Bind the shared extensions to ``app`` once, whichever of portal or module comes first."""
-    if "sqlalchemy" not in app.extensions:
-        db.init_app(app)
-    if "migrate" not in app.extensions:
-        migrate.init_app(app, db, directory=migrations_dir)
-    if "csrf" not in app.extensions:
-        csrf.init_app(app)
-    if "limiter" not in app.extensions:
-        limiter.init_app(app)
-    htmx.init_app(app)
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
-    """SQLite: WAL so readers never block the worker, foreign keys on, and a busy timeout
-    so concurrent writers wait instead of failing."""
-    module = type(dbapi_connection).__module__
-    if not module.startswith("sqlite3"):
-        return
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=15000")
-    cursor.close()

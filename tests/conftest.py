@@ -19,9 +19,11 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import make_url
 
-from portal_smtp import MIGRATIONS_DIR, create_app
 from portal_smtp.extensions import db
-from portal_smtp.models import Role, User
+from portal_smtp.portal import create_app
+from portal_smtp.portal.extensions import db as host_db
+from portal_smtp.portal.models import Role, User
+from portal_smtp.portal.schema import upgrade_database
 from portal_smtp.providers_seed import seed_directory
 
 from .certs import make_certificates
@@ -164,11 +166,9 @@ def database_uri(tmp_path_factory):
 
 
 def _migrate(uri: str) -> None:
-    from flask_migrate import upgrade
-
     app = create_app(_config(uri))
     with app.app_context():
-        upgrade(directory=MIGRATIONS_DIR)
+        upgrade_database()  # the module's migrations, then the demo host's own
     dispose(app)
 
 
@@ -211,7 +211,8 @@ def app(app_config, request):
     yield application
     with application.app_context():
         db.session.remove()
-        for table in reversed(db.metadata.sorted_tables):
+        for table in [*reversed(db.metadata.sorted_tables),
+                      *reversed(host_db.metadata.sorted_tables)]:
             db.session.execute(table.delete())
         seed_directory(db.session.connection())  # the migration's data, as a fresh database
         db.session.commit()

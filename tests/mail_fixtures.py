@@ -20,7 +20,7 @@ def provider(app, smtp, dovecot):
     USERS[ADDRESS] = PASSWORD
     app.config["SMTP_ALLOW_PORTS"] = ",".join(
         map(str, [*smtp.ports, dovecot.plain_port, dovecot.ssl_port]))
-    from portal_smtp import build_policy
+    from portal_smtp.extension import build_policy
 
     app.extensions["portal_smtp"].policy = build_policy(app)
     with app.app_context():

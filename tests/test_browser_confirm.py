@@ -17,13 +17,13 @@ from playwright.sync_api import expect
 from portal_smtp.devmail import read_letters, start_catcher
 from portal_smtp.extensions import db
 from portal_smtp.models import (
-    CrmEntity,
     CrmSender,
     Mailbox,
     MailboxSending,
     MailProvider,
     SmtpAccount,
 )
+from portal_smtp.portal.models import CrmEntity
 
 from .conftest import browser_login
 from .factories import make_account

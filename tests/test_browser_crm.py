@@ -8,7 +8,8 @@ import pytest
 from playwright.sync_api import expect
 
 from portal_smtp.extensions import db
-from portal_smtp.models import CrmEntity, CrmSender
+from portal_smtp.models import CrmSender
+from portal_smtp.portal.models import CrmEntity
 from portal_smtp.services.delivery import run_workers
 
 from .conftest import browser_login, screenshot

@@ -80,7 +80,7 @@ def test_switching_sending_off_removes_only_the_crm_smtp_sender(app, configured,
     with app.app_context():
         code_sender = crm_sender(users.ivanov.id, ADDRESS)  # confirmed by code, no SMTP
         db.session.commit()
-        from portal_smtp.models import User
+        from portal_smtp.portal.models import User
 
         actor = db.session.get(User, users.ivanov.id)
         assert disable_mailbox_sending(db.session.get(Mailbox, mailbox), actor)
@@ -145,7 +145,7 @@ def test_crm_sender_with_its_own_smtp_sends_through_it(app, users, smtp):
 
 def test_from_list_shows_own_and_shared_senders_only(app, users):
     with app.app_context():
-        from portal_smtp.models import User
+        from portal_smtp.portal.models import User
 
         own = crm_sender(users.petrova.id, "petrova@example.com")
         shared = crm_sender(users.ivanov.id, "team@example.com", shared=True)

@@ -13,7 +13,13 @@ import pytest
 from sqlalchemy import func, select, update
 
 from portal_smtp.extensions import db
-from portal_smtp.models import CrmEntity, CrmSender, Mailbox, MailboxSending, SmtpAccount
+from portal_smtp.models import (
+    CrmSender,
+    Mailbox,
+    MailboxSending,
+    SmtpAccount,
+)
+from portal_smtp.portal.models import CrmEntity
 
 from .conftest import CSRF_FIELD, PASSWORDS, csrf_token, login
 from .factories import make_account

@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import func, select
 
 from portal_smtp.extensions import db
-from portal_smtp.models import CrmActivity, CrmEntity, CrmSender, OutboxMessage
+from portal_smtp.models import CrmSender, OutboxMessage
+from portal_smtp.portal.models import CrmActivity, CrmEntity
 from portal_smtp.services.delivery import run_workers
 
 from .conftest import csrf_token, login
@@ -53,13 +54,14 @@ def senders(app) -> int:
 
 
 def test_smtp_sender_is_saved_only_after_a_passing_check(app, ivanov, deal, smtp):
-    token = csrf_token(ivanov, f"/crm/senders/new?back={deal}")
-    bad = ivanov.post(f"/crm/senders/new?back={deal}",
+    token = csrf_token(ivanov, f"/crm/senders/new?back=/crm/{deal}")
+    bad = ivanov.post(f"/crm/senders/new?back=/crm/{deal}",
                       data=smtp_sender_form(token, smtp.plain, "неверный"))
     assert bad.status_code == 422
     assert "Неверный логин или пароль" in bad.get_data(as_text=True)
     assert senders(app) == 0
-    good = ivanov.post(f"/crm/senders/new?back={deal}", data=smtp_sender_form(token, smtp.plain))
+    good = ivanov.post(f"/crm/senders/new?back=/crm/{deal}",
+                       data=smtp_sender_form(token, smtp.plain))
     assert good.status_code == 302 and good.headers["Location"] == f"/crm/{deal}"
     assert senders(app) == 1
 
@@ -69,7 +71,7 @@ def test_letter_from_the_deal_goes_out_and_shows_in_the_timeline(app, ivanov, de
     ivanov.post("/crm/senders/new", data=smtp_sender_form(token, smtp.plain))
     with app.app_context():
         sender_id = db.session.scalar(select(CrmSender.id))
-    response = ivanov.post(f"/crm/{deal}/email", data={
+    response = ivanov.post(f"/crm/compose/deal/{deal}", data={
         "csrf_token": token, "sender": f"sender:{sender_id}", "to-0": "client@example.org",
         "cc": "boss@example.org", "subject": "Коммерческое предложение",
         "body": "<p>Здравствуйте!</p>", "copy_to_me": "y", "important": "y",
@@ -138,7 +140,7 @@ def test_letter_without_any_transport_is_reported(app, ivanov, users, deal):
         db.session.commit()
         sender_id = sender.id
     token = csrf_token(ivanov, f"/crm/{deal}")
-    response = ivanov.post(f"/crm/{deal}/email", data={
+    response = ivanov.post(f"/crm/compose/deal/{deal}", data={
         "csrf_token": token, "sender": f"sender:{sender_id}", "to-0": "client@example.org",
         "subject": "Тест", "body": "<p>x</p>", "action": "send"})
     page = ivanov.get(response.headers["Location"]).get_data(as_text=True)
@@ -150,7 +152,7 @@ def test_letter_without_any_transport_is_reported(app, ivanov, users, deal):
 
 def test_templates_save_and_fill_the_composer(app, ivanov, deal):
     token = csrf_token(ivanov, f"/crm/{deal}")
-    ivanov.post(f"/crm/{deal}/email", data={
+    ivanov.post(f"/crm/compose/deal/{deal}", data={
         "csrf_token": token, "action": "save_template", "template_name": "КП",
         "subject": "Коммерческое предложение", "body": "<p>Текст КП</p>", "to-0": ""})
     page = ivanov.get(f"/crm/{deal}").get_data(as_text=True)
@@ -159,7 +161,7 @@ def test_templates_save_and_fill_the_composer(app, ivanov, deal):
                           headers={"HX-Request": "true"}).get_data(as_text=True)
     assert 'value="Коммерческое предложение"' in fragment and "Текст КП" in fragment
     assert fragment.count('hx-swap-oob="true"') == 2  # only subject and body change
-    again = ivanov.post(f"/crm/{deal}/email", data={
+    again = ivanov.post(f"/crm/compose/deal/{deal}", data={
         "csrf_token": token, "action": "save_template", "template_name": "КП",
         "subject": "x", "body": "y", "to-0": ""}).get_data(as_text=True)
     assert "Шаблон «КП» уже есть" in again
@@ -177,7 +179,7 @@ def test_bad_addresses_are_field_errors_not_500(ivanov, deal, app, smtp):
                                 ("bcc", "x@", "Скрытая копия")):
         data = {"csrf_token": token, "sender": f"sender:{sender_id}", "to-0": "client@example.org",
                 "subject": "Тема", "body": "Текст", "action": "send", field: value}
-        response = ivanov.post(f"/crm/{deal}/email", data=data)
+        response = ivanov.post(f"/crm/compose/deal/{deal}", data=data)
         assert response.status_code == 422
         assert f"Некорректный адрес в поле «{label}»" in response.get_data(as_text=True)
 

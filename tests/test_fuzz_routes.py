@@ -22,7 +22,6 @@ from sqlalchemy import select
 from portal_smtp import send_mail
 from portal_smtp.extensions import db
 from portal_smtp.models import (
-    CrmEntity,
     CrmSender,
     EmailTemplate,
     Mailbox,
@@ -30,6 +29,7 @@ from portal_smtp.models import (
     OutboxMessage,
     SmtpAccount,
 )
+from portal_smtp.portal.models import CrmEntity
 from portal_smtp.services.send_logs import LogFilter, count_letters
 
 from .conftest import csrf_token, login

@@ -7,7 +7,10 @@ from sqlalchemy import func, select
 from portal_smtp import send_mail
 from portal_smtp.extensions import db
 from portal_smtp.models import Mailbox, MailboxSending
+from portal_smtp.models.smtp_server import settings_for
+from portal_smtp.services.crm import SmtpSenderInput
 from portal_smtp.services.delivery import run_workers
+from portal_smtp.services.mailboxes import SendingInput, resolve_input
 
 from .conftest import csrf_token, login
 from .mail_fixtures import ADDRESS, PASSWORD
@@ -226,3 +229,22 @@ def test_recheck_after_the_settings_were_removed_is_calm(ivanov, mailbox):
                            headers={"HX-Request": "true"})
     assert response.status_code == 200
     assert "Отправка не настроена." in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("port", "secure", "expected"), [
+    (None, True, (465, "ssl")), (465, True, (465, "ssl")), (587, True, (587, "starttls")),
+    (2525, True, (2525, "starttls")), (None, False, (25, "none")), (587, False, (587, "none")),
+])
+def test_secure_checkbox_means_the_same_for_mailboxes_and_crm_senders(app, mailbox, port, secure,
+                                                                       expected):
+    # One rule for «Использовать защищённое соединение»: a blank port is 465 with SSL/TLS.
+    with app.app_context():
+        box = db.session.get(Mailbox, mailbox)
+        values = resolve_input(box, SendingInput(host="smtp.corp.example", port=port,
+                                                 secure=secure, auth_mode="none"))
+        from_mailbox = settings_for(values)
+        from_crm = settings_for(SmtpSenderInput(name="", email=ADDRESS, shared=False,
+                                                host="smtp.corp.example", port=port,
+                                                secure=secure, login=""))
+    assert (from_mailbox.port, from_mailbox.security.value) == expected
+    assert from_crm == from_mailbox

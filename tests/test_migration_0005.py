@@ -2,11 +2,10 @@
 judged for proof, and — on SQLite — ids never handed out again (issue #10 item 2)."""
 from __future__ import annotations
 
-from flask_migrate import upgrade
-
-from portal_smtp import MIGRATIONS_DIR, create_app
 from portal_smtp.extensions import db
 from portal_smtp.models import SmtpAccount
+from portal_smtp.portal import create_app
+from portal_smtp.schema import upgrade_schema
 from portal_smtp.smtp.addresses import normalize_address
 
 from .conftest import _config, dispose
@@ -66,10 +65,10 @@ def test_an_existing_database_upgrades_in_place(tmp_path):
     app = create_app(_config(uri))
     try:
         with app.app_context():
-            upgrade(directory=MIGRATIONS_DIR, revision="0004")
+            upgrade_schema("0004")
             with db.engine.begin() as connection:
                 _rows(connection)
-            upgrade(directory=MIGRATIONS_DIR)
+            upgrade_schema()
             with db.engine.connect() as connection:
                 query = connection.exec_driver_sql
                 # Nothing hanging on the rebuilt tables was lost to ON DELETE actions.

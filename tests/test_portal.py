@@ -1,8 +1,8 @@
 """The host portal: login, roles, CSRF (forms and HTMX), error pages, demo data, test mailbox."""
 from __future__ import annotations
 
-from portal_smtp import create_app
 from portal_smtp.devmail import start_catcher
+from portal_smtp.portal import create_app
 from portal_smtp.smtp import NetworkPolicy, SmtpSettings, check
 
 from .conftest import PASSWORDS, csrf_token, login
@@ -36,8 +36,10 @@ def test_admin_sees_the_smtp_services_menu(client, users):
     page = client.get("/").get_data(as_text=True)
     assert "Здравствуйте, Admin!" in page
     assert "Сервисы" in page and "Отправка почты через SMTP" in page
-    assert '<dialog id="modal"' in page
-    assert "htmx.min.js" in page
+    # The module's pages bring their assets and modal inside the host's layout.
+    module_page = client.get("/mail/").get_data(as_text=True)
+    assert '<header class="topbar">' in module_page
+    assert '<dialog id="modal"' in module_page and "htmx.min.js" in module_page
 
 
 def test_user_does_not_see_the_services_menu(client, users):
@@ -79,17 +81,17 @@ def test_unknown_page_is_a_russian_404(client, users):
 
 
 def test_init_db_demo_prints_the_users_once(runner):
-    first = runner.invoke(args=["smtp", "init-db", "--demo"])
+    first = runner.invoke(args=["portal", "demo"])
     assert first.exit_code == 0, first.output
     assert "admin / admin-demo" in first.output
     assert "ivanov / ivanov-demo" in first.output and "petrova / petrova-demo" in first.output
-    second = runner.invoke(args=["smtp", "init-db", "--demo"])
+    second = runner.invoke(args=["portal", "demo"])
     assert "admin-demo" not in second.output
     assert "Демо-данные уже созданы." in second.output
 
 
 def test_demo_administrator_can_log_in(runner, client):
-    runner.invoke(args=["smtp", "init-db", "--demo"])
+    runner.invoke(args=["portal", "demo"])
     token = csrf_token(client)
     response = client.post("/login", data={"username": "admin", "password": "admin-demo",
                                            "csrf_token": token})
@@ -97,7 +99,7 @@ def test_demo_administrator_can_log_in(runner, client):
 
 
 def test_demo_users_have_a_mailbox_to_try_sending_with(runner, client):
-    runner.invoke(args=["smtp", "init-db", "--demo"])
+    runner.invoke(args=["portal", "demo"])
     token = csrf_token(client)
     client.post("/login", data={"username": "ivanov", "password": "ivanov-demo",
                                 "csrf_token": token})
@@ -132,4 +134,4 @@ def test_test_mailbox_is_absent_in_production(app_config, tmp_path):
 
     production = create_app({**app_config, "ENV": "production", "INSTANCE_PATH": str(tmp_path),
                              "SMTP_KEYS": Fernet.generate_key().decode()})
-    assert "devmail.index" not in production.view_functions
+    assert "portal_smtp_devmail.index" not in production.view_functions

@@ -9,14 +9,13 @@ from sqlalchemy import select
 from portal_smtp import send_mail
 from portal_smtp.extensions import db
 from portal_smtp.models import (
-    CrmEntity,
     CrmSender,
     Mailbox,
     MailboxSending,
     OutboxMessage,
     SmtpAccount,
-    User,
 )
+from portal_smtp.portal.models import CrmEntity, User
 from portal_smtp.services.accounts import delete_accounts, set_active
 from portal_smtp.services.delivery import run_workers
 from portal_smtp.services.mailboxes import MailboxInput, connect_mailbox
@@ -63,7 +62,7 @@ def status(app, letter_id: int) -> tuple[str, str, str]:
 
 def compose(client, deal: int, sender: str) -> int:
     token = csrf_token(client, f"/crm/{deal}")
-    response = client.post(f"/crm/{deal}/email", data={
+    response = client.post(f"/crm/compose/deal/{deal}", data={
         "csrf_token": token, "sender": sender, "to-0": "client@example.org",
         "subject": "Распоряжение", "body": "Оплатите счёт.", "action": "send"})
     assert response.status_code == 302, response.get_data(as_text=True)

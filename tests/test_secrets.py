@@ -7,10 +7,10 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import Text, make_url, select, type_coerce
 
-from portal_smtp import create_app
 from portal_smtp.config import ConfigurationError
 from portal_smtp.extensions import db
 from portal_smtp.models import SmtpAccount
+from portal_smtp.portal import create_app
 
 from .conftest import dispose
 

@@ -13,12 +13,13 @@ from email.message import EmailMessage
 import pytest
 from aiosmtpd.controller import Controller
 
-import portal_smtp.models.user as user_model
 import portal_smtp.portal.auth as auth
-from portal_smtp import create_app
+import portal_smtp.portal.models as user_model
 from portal_smtp.devmail import start_catcher
 from portal_smtp.extensions import db
-from portal_smtp.models import MailProvider, User
+from portal_smtp.models import MailProvider
+from portal_smtp.portal import create_app
+from portal_smtp.portal.models import User
 
 from .conftest import _config, csrf_token, dispose, login
 from .servers import RecordingHandler, free_port

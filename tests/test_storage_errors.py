@@ -14,9 +14,10 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import event, make_url, select
 
-from portal_smtp import create_app
 from portal_smtp.extensions import db
-from portal_smtp.models import CrmEntity, MailProvider, OutboxMessage
+from portal_smtp.models import MailProvider, OutboxMessage
+from portal_smtp.portal import create_app
+from portal_smtp.portal.models import CrmEntity
 
 from .conftest import csrf_token, dispose, login
 from .factories import make_account
@@ -144,10 +145,11 @@ def test_writes_answer_503_with_a_russian_page(app, broken_app, failure):
     assert "<html" in page  # the whole page, with the portal's layout
     assert response.headers["Retry-After"] == "60"
     if text == READ_ONLY:  # one small row may still fit a page of a full disk
+        # The demo host's own CRM answers with the host's own page for the same state.
         response = ivanov.post("/crm/", data={"kind": "deal", "title": "Поставка",
                                               "email": "client@example.org",
                                               "csrf_token": ivanov.token})
-        _assert_503(response, text)
+        _assert_503(response, "Ничего не сохранено")
     _nothing_saved(app)
 
 

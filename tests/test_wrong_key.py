@@ -19,7 +19,7 @@ from playwright.sync_api import expect
 from sqlalchemy import Text, select, type_coerce, update
 from sqlalchemy.exc import StatementError
 
-from portal_smtp import create_app, send_mail
+from portal_smtp import send_mail
 from portal_smtp.crypto import (
     UNREADABLE_LABEL,
     WRONG_KEY_MESSAGE,
@@ -28,7 +28,6 @@ from portal_smtp.crypto import (
 )
 from portal_smtp.extensions import db
 from portal_smtp.models import (
-    CrmEntity,
     CrmSender,
     Mailbox,
     MailboxSending,
@@ -37,6 +36,9 @@ from portal_smtp.models import (
     SendLog,
     SmtpAccount,
 )
+from portal_smtp.models.smtp_server import settings_for
+from portal_smtp.portal import create_app
+from portal_smtp.portal.models import CrmEntity
 from portal_smtp.smtp import SmtpSettings
 from portal_smtp.smtp.settings import InvalidSettings, UnusableSecretError
 
@@ -139,7 +141,7 @@ def test_unreadable_secret_loads_as_a_stand_in_that_no_server_ever_gets(app, sto
         assert isinstance(secret, UnreadableSecret)
         assert secret.token == stored.tokens[f"portal_smtp_account.password#{account.id}"]
         with pytest.raises(UnusableSecretError, match="ключ шифрования не подходит"):
-            account.smtp_settings()
+            settings_for(account)
         # A plain copy of the stand-in is refused too (its text starts with NUL).
         with pytest.raises(InvalidSettings):
             SmtpSettings(host="127.0.0.1", login="x", password=str(secret))

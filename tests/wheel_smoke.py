@@ -4,20 +4,20 @@ import sys
 import tempfile
 from pathlib import Path
 
-from flask_migrate import upgrade
-
 import portal_smtp
+from portal_smtp.portal import create_app
+from portal_smtp.schema import upgrade_schema
 
 assert "site-packages" in portal_smtp.__file__, portal_smtp.__file__
 folder = Path(tempfile.mkdtemp())
-app = portal_smtp.create_app({
+app = create_app({
     "ENV": "testing",
     "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'wheel.db'}",
     "SECRET_KEY": "wheel-smoke",
     "SMTP_DEVMAIL_DIR": str(folder / "devmail"),
 })
 with app.app_context():
-    upgrade(directory=portal_smtp.MIGRATIONS_DIR)
+    upgrade_schema()
 client = app.test_client()
 page = client.get("/login").get_data(as_text=True)
 assert "Вход в портал" in page, page[:500]

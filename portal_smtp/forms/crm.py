@@ -1,32 +1,19 @@
-"""Forms of the CRM: an entity, the composer and «Добавить отправителя»."""
+"""Forms of the CRM composer and «Добавить отправителя»."""
 from __future__ import annotations
 
 from wtforms import (
     BooleanField,
     FieldList,
     PasswordField,
-    SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
 )
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..models.crm import ENTITY_KINDS
 from .accounts import PORT_RANGE
 from .base import PortalForm, WholeNumberField
 from .validators import email_address, single_line
-
-
-class EntityForm(PortalForm):
-    """A new deal, lead, contact or company."""
-
-    kind = SelectField("Тип", default="deal",
-                       choices=[SelectChoice(k, v) for k, v in ENTITY_KINDS.items()])
-    title = StringField("Название", validators=[DataRequired("Укажите название."),
-                                                Length(max=300), single_line])
-    email = StringField("Email клиента", validators=[Optional(), Length(max=254), single_line,
-                                                     email_address])
 
 
 class ComposeForm(PortalForm):

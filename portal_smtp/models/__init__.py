@@ -2,25 +2,21 @@
 from .account import SmtpAccount
 from .crm import (
     CascadeRecord,
-    CrmActivity,
-    CrmEntity,
     CrmSender,
     EmailTemplate,
     SenderConfirmation,
 )
 from .mail import Mailbox, MailboxSending, MailProvider, MailProviderDomain
 from .module_settings import ModuleSettings
-from .outbox import OutboxMessage, OutboxStatus, SendLog
-from .types import EncryptedText
-from .user import Role, User
+from .outbox import LogStatus, OutboxMessage, OutboxStatus, SendLog
+from .types import EncryptedText, UserKey
 
 __all__ = [
     "CascadeRecord",
-    "CrmActivity",
-    "CrmEntity",
     "CrmSender",
     "EmailTemplate",
     "EncryptedText",
+    "LogStatus",
     "MailProvider",
     "MailProviderDomain",
     "Mailbox",
@@ -28,9 +24,8 @@ __all__ = [
     "ModuleSettings",
     "OutboxMessage",
     "OutboxStatus",
-    "Role",
     "SendLog",
     "SenderConfirmation",
     "SmtpAccount",
-    "User",
+    "UserKey",
 ]

@@ -2,18 +2,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
-from sqlalchemy import Float, Index, String, Text
+from sqlalchemy import Float, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from ..smtp import SmtpSettings
+from ..extensions import Base
 from ..timeutil import utcnow
 from .check_status import CheckStatusMixin
+from .smtp_server import SERVER_FIELDS, SmtpServerMixin
 from .types import EncryptedText
 
 
-class SmtpAccount(CheckStatusMixin, db.Model):
+class SmtpAccount(CheckStatusMixin, SmtpServerMixin, Base):
     """One SMTP account of the strict central list."""
 
     __tablename__ = "portal_smtp_account"
@@ -26,6 +27,9 @@ class SmtpAccount(CheckStatusMixin, db.Model):
         # Letters wait for an account by id: a new account must never inherit an old id.
         {"sqlite_autoincrement": True},
     )
+    #: The only model that stores the auth type, a timeout and TLS verification.
+    smtp_columns: ClassVar[dict[str, str]] = {
+        name: name for name in (*SERVER_FIELDS, "auth", "timeout", "verify_tls")}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: «Активен»: inactive accounts never take part in the resolver.
@@ -54,23 +58,8 @@ class SmtpAccount(CheckStatusMixin, db.Model):
     verify_tls: Mapped[bool] = mapped_column(default=True)
     #: «Искать в первую очередь для рассылок».
     mailing_first: Mapped[bool] = mapped_column(default=False)
-    #: Free-form note for administrators.
-    note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-
-    def smtp_settings(self, default_timeout: float = 10) -> SmtpSettings:
-        """The account's server settings as the engine takes them."""
-        return SmtpSettings(
-            host=self.host,
-            port=self.port,
-            security=self.security,
-            auth=self.auth,
-            login=self.login or "",
-            password=self.password or "",
-            timeout=self.timeout or default_timeout,
-            verify_tls=self.verify_tls,
-        )
 
     def __repr__(self) -> str:
         return f"<SmtpAccount {self.id} {self.email}>"

@@ -1,75 +1,33 @@
-"""The minimal CRM the module plugs into, and its e-mail senders (SPEC §8)."""
+"""CRM senders («От кого»), their confirmations, composer templates and the cascade log
+(SPEC §8). The CRM entities themselves are the host's."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
-from sqlalchemy import ForeignKey, Index, String, Text, false
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import Index, String, Text, false
+from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from ..smtp import SmtpSettings
+from ..extensions import Base
 from ..timeutil import utcnow
 from .check_status import CheckStatusMixin
-from .types import EncryptedText
-
-ENTITY_KINDS = {"deal": "Сделка", "lead": "Лид", "contact": "Контакт", "company": "Компания"}
-
-
-class CrmEntity(db.Model):
-    """A deal, lead, contact or company."""
-
-    __tablename__ = "portal_smtp_crm_entity"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    #: deal, lead, contact or company.
-    kind: Mapped[str] = mapped_column(String(16))
-    title: Mapped[str] = mapped_column(String(300))
-    #: The client's address, offered in «Кому».
-    email: Mapped[str] = mapped_column(String(254), default="")
-    owner_id: Mapped[int | None] = mapped_column(
-        ForeignKey("portal_smtp_user.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-    activities: Mapped[list[CrmActivity]] = relationship(
-        back_populates="entity", cascade="all, delete-orphan",
-        order_by="CrmActivity.id.desc()")
-
-    @property
-    def kind_label(self) -> str:
-        return ENTITY_KINDS.get(self.kind, self.kind)
+from .smtp_server import SERVER_FIELDS, SmtpServerMixin
+from .types import EncryptedText, UserKey
 
 
-class CrmActivity(db.Model):
-    """An entry of an entity's timeline: here, an e-mail sent from the composer."""
-
-    __tablename__ = "portal_smtp_crm_activity"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    entity_id: Mapped[int] = mapped_column(
-        ForeignKey("portal_smtp_crm_entity.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(16), default="email")
-    author_id: Mapped[int | None] = mapped_column(
-        ForeignKey("portal_smtp_user.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    subject: Mapped[str] = mapped_column(String(1000), default="")
-    summary: Mapped[str] = mapped_column(Text, default="")
-    #: The letter in the outbox, whose status the timeline shows.
-    outbox_id: Mapped[int | None] = mapped_column(
-        ForeignKey("portal_smtp_outbox.id", ondelete="SET NULL"))
-
-    entity: Mapped[CrmEntity] = relationship(back_populates="activities")
-
-
-class CrmSender(CheckStatusMixin, db.Model):
+class CrmSender(CheckStatusMixin, SmtpServerMixin, Base):
     """A sender of the «От кого» list added in the CRM: confirmed by a code, or with an SMTP
     server of its own («SMTP-сервера»)."""
 
     __tablename__ = "portal_smtp_crm_sender"
     __table_args__ = (Index("ix_portal_smtp_crm_sender_owner", "user_id", "email_normalized"),
                       {"sqlite_autoincrement": True})  # letters refer to it by id
+    #: Its server's columns carry an ``smtp_`` prefix (a sender is more than its server).
+    smtp_columns: ClassVar[dict[str, str]] = {name: f"smtp_{name}" for name in SERVER_FIELDS}
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("portal_smtp_user.id", ondelete="CASCADE"))
+    #: The host user who added it.
+    user_id: Mapped[str] = mapped_column(UserKey())
     #: «Имя».
     name: Mapped[str] = mapped_column(String(200), default="")
     #: «Email».
@@ -100,37 +58,29 @@ class CrmSender(CheckStatusMixin, db.Model):
         """("sender", id) when it has its own SMTP; else None (the resolver decides)."""
         return ("sender", self.id) if self.has_smtp else None
 
-    def smtp_settings(self, default_timeout: float = 10) -> SmtpSettings:
-        """The sender's own SMTP settings."""
-        auth = "login" if self.smtp_login else "none"
-        return SmtpSettings(host=self.smtp_host, port=self.smtp_port,
-                            security=self.smtp_security, auth=auth, login=self.smtp_login,
-                            password=self.smtp_password or "", timeout=default_timeout)
 
-
-class CascadeRecord(db.Model):
+class CascadeRecord(Base):
     """Who removed what, and when, through the cascade service."""
 
     __tablename__ = "portal_smtp_cascade_log"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
-    actor_id: Mapped[int | None] = mapped_column(
-        ForeignKey("portal_smtp_user.id", ondelete="SET NULL"))
-    #: mailbox_deleted, mailbox_sending_disabled or sender_deleted.
+    #: The host user who acted, if any.
+    actor_id: Mapped[str | None] = mapped_column(UserKey())
+    #: mailbox_deleted, mailbox_sending_disabled, sender_deleted or user_removed.
     action: Mapped[str] = mapped_column(String(40))
     #: What went with it, in Russian, for administrators.
     details: Mapped[str] = mapped_column(Text, default="")
 
 
-class SenderConfirmation(db.Model):
+class SenderConfirmation(Base):
     """A pending «Добавить отправителя» by code: the code is kept only as a hash."""
 
     __tablename__ = "portal_smtp_sender_confirmation"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("portal_smtp_user.id", ondelete="CASCADE"),
-                                         index=True)
+    user_id: Mapped[str] = mapped_column(UserKey(), index=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     email: Mapped[str] = mapped_column(String(254))
     email_normalized: Mapped[str] = mapped_column(String(254))
@@ -144,14 +94,13 @@ class SenderConfirmation(db.Model):
     last_sent_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class EmailTemplate(db.Model):
+class EmailTemplate(Base):
     """«Шаблон» of the composer, saved by «Сохранить как шаблон»."""
 
     __tablename__ = "portal_smtp_email_template"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("portal_smtp_user.id", ondelete="CASCADE"),
-                                         index=True)
+    user_id: Mapped[str] = mapped_column(UserKey(), index=True)
     name: Mapped[str] = mapped_column(String(200))
     subject: Mapped[str] = mapped_column(String(1000), default="")
     body_html: Mapped[str] = mapped_column(Text, default="")

@@ -2,22 +2,23 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
-from ..smtp import SmtpSettings
+from ..extensions import Base
 from ..timeutil import utcnow
 from .check_status import CheckStatusMixin
-from .types import EncryptedText
+from .smtp_server import SmtpServerMixin
+from .types import EncryptedText, UserKey
 
 LOGIN_FORMATS = {"manual": "Формировать имя вручную", "email": "Использовать email",
                  "local_part": "Использовать имя почтового ящика"}
 AUTH_METHODS = {"basic": "Basic", "oauth2": "OAuth 2.0"}
 
 
-class MailProvider(db.Model):
+class MailProvider(Base):
     """A mail service with known IMAP and SMTP endpoints («Почтовые сервисы»)."""
 
     __tablename__ = "portal_smtp_mail_provider"
@@ -53,7 +54,7 @@ class MailProvider(db.Model):
         return address
 
 
-class MailProviderDomain(db.Model):
+class MailProviderDomain(Base):
     """«Домены почтовых провайдеров»: a domain belongs to at most one provider."""
 
     __tablename__ = "portal_smtp_mail_provider_domain"
@@ -67,7 +68,7 @@ class MailProviderDomain(db.Model):
     provider: Mapped[MailProvider] = relationship(back_populates="domains")
 
 
-class Mailbox(db.Model):
+class Mailbox(Base):
     """A user's connected IMAP mailbox («Почта»)."""
 
     __tablename__ = "portal_smtp_mailbox"
@@ -75,7 +76,8 @@ class Mailbox(db.Model):
                       {"sqlite_autoincrement": True})  # letters refer to it by id
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("portal_smtp_user.id", ondelete="CASCADE"))
+    #: The host user who connected it.
+    user_id: Mapped[str] = mapped_column(UserKey())
     email: Mapped[str] = mapped_column(String(254))
     email_normalized: Mapped[str] = mapped_column(String(254))
     #: The directory provider, if the address matched one (deleting it is refused meanwhile).
@@ -117,7 +119,7 @@ class Mailbox(db.Model):
         return bool(self.address_proof)
 
 
-class MailboxSending(CheckStatusMixin, db.Model):
+class MailboxSending(CheckStatusMixin, SmtpServerMixin, Base):
     """«Настройки для исходящих писем» of one mailbox."""
 
     __tablename__ = "portal_smtp_mailbox_sending"
@@ -142,15 +144,16 @@ class MailboxSending(CheckStatusMixin, db.Model):
 
     mailbox: Mapped[Mailbox] = relationship(back_populates="sending")
 
-    def smtp_settings(self, default_timeout: float = 10) -> SmtpSettings:
-        """The SMTP settings this mailbox sends with."""
-        return sending_settings(self.mailbox, self, default_timeout)
+    def smtp_values(self) -> dict[str, Any]:
+        """The server this mailbox sends through (see :func:`sending_server`)."""
+        return sending_server(self.mailbox, self)
 
 
-def sending_settings(mailbox: Mailbox, values, timeout: float) -> SmtpSettings:
-    """SMTP settings from a mailbox and sending values (a :class:`MailboxSending` or any
-    object with the same attributes): the provider's server when ``use_provider``, the
-    mailbox's IMAP credentials when ``auth_mode`` is "imap"."""
+def sending_server(mailbox: Mailbox, values) -> dict[str, Any]:
+    """The SMTP server of a mailbox's sending values (a :class:`MailboxSending`, or values
+    about to be saved), by :class:`~portal_smtp.smtp.SmtpSettings` field name: the
+    provider's server when ``use_provider``, the mailbox's IMAP login when ``auth_mode`` is
+    "imap", no login when it is "none"."""
     host, port, security = values.host, values.port, values.security
     if values.use_provider and mailbox.provider is not None:
         provider = mailbox.provider
@@ -158,8 +161,8 @@ def sending_settings(mailbox: Mailbox, values, timeout: float) -> SmtpSettings:
     if values.auth_mode == "none":
         auth, login, password = "none", "", ""
     elif values.auth_mode == "imap":
-        auth, login, password = "login", mailbox.imap_login, mailbox.imap_password or ""
+        auth, login, password = "login", mailbox.imap_login, mailbox.imap_password
     else:
-        auth, login, password = "login", values.login, values.password or ""
-    return SmtpSettings(host=host, port=port, security=security, auth=auth, login=login,
-                        password=password, timeout=timeout)
+        auth, login, password = "login", values.login, values.password
+    return {"host": host, "port": port, "security": security, "auth": auth, "login": login,
+            "password": password}

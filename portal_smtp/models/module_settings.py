@@ -6,11 +6,11 @@ from datetime import datetime
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
+from ..extensions import Base
 from ..timeutil import utcnow
 
 
-class ModuleSettings(db.Model):
+class ModuleSettings(Base):
     """The module's settings an administrator changes in the portal."""
 
     __tablename__ = "portal_smtp_module_settings"

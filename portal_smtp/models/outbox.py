@@ -7,8 +7,9 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Base
 from ..timeutil import utcnow
+from .types import UserKey
 
 
 class OutboxStatus(enum.StrEnum):
@@ -24,6 +25,28 @@ class OutboxStatus(enum.StrEnum):
     def label(self) -> str:
         return STATUS_LABELS[self.value]
 
+    @classmethod
+    def waiting(cls) -> tuple[str, ...]:
+        """Statuses of letters that still wait for a worker: claimed, re-routed or failed by
+        the cascade. Plain strings, for queries and the SQL text of the worker."""
+        return (cls.QUEUED.value, cls.DEFERRED.value)
+
+    @classmethod
+    def finished(cls) -> tuple[str, ...]:
+        """Statuses no worker changes again (retention removes such letters)."""
+        return (cls.SENT.value, cls.FAILED.value)
+
+
+class LogStatus(enum.StrEnum):
+    """How one attempt ended, as :class:`SendLog` records it."""
+
+    SENT = "sent"
+    DEFERRED = "deferred"
+    FAILED = "failed"
+    #: Failed, and the letter may have been delivered: the connection ended after its final
+    #: "." before the server's verdict, or a worker stopped while sending it (SPEC §11).
+    POSSIBLY_SENT = "possibly_sent"
+
 
 STATUS_LABELS = {
     "queued": "В очереди",
@@ -35,7 +58,7 @@ STATUS_LABELS = {
 }
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(Base):
     """One letter waiting for, going through or done with delivery."""
 
     __tablename__ = "portal_smtp_outbox"
@@ -91,9 +114,7 @@ class OutboxMessage(db.Model):
     refused_recipients: Mapped[str] = mapped_column(Text, default="")
     sent_at: Mapped[datetime | None]
     #: The portal user who queued it, if any.
-    created_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("portal_smtp_user.id", ondelete="SET NULL")
-    )
+    created_by_id: Mapped[str | None] = mapped_column(UserKey(), index=True)
 
     log_entries: Mapped[list[SendLog]] = relationship(
         back_populates="letter", cascade="all, delete-orphan", passive_deletes=True,
@@ -109,7 +130,7 @@ class OutboxMessage(db.Model):
         return STATUS_LABELS.get(self.status, self.status)
 
 
-class SendLog(db.Model):
+class SendLog(Base):
     """One delivery attempt («Логи отправки писем»)."""
 
     __tablename__ = "portal_smtp_send_log"
@@ -122,7 +143,7 @@ class SendLog(db.Model):
     attempted_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: The attempt's number for its letter (1 for the first).
     attempt: Mapped[int] = mapped_column(default=1)
-    #: sent, deferred, failed or possibly_sent.
+    #: One of :class:`LogStatus`.
     status: Mapped[str] = mapped_column(String(16))
     #: The transport, as it was then: kind, id and a readable label.
     transport_type: Mapped[str] = mapped_column(String(16), default="")

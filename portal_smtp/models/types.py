@@ -1,9 +1,11 @@
-"""Column types shared by the models: the one encrypted column type for every secret."""
+"""Column types shared by the models: the one encrypted column type for every secret, and
+the host's user key."""
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Text
+from flask import current_app
+from sqlalchemy import String, Text
 from sqlalchemy.types import TypeDecorator
 
 from ..crypto import UNREADABLE_LABEL, UnreadableSecret, current_box
@@ -37,3 +39,20 @@ class EncryptedText(TypeDecorator[str]):
         if value is None:
             return None
         return current_box().reveal(value)
+
+
+class UserKey(TypeDecorator[Any]):
+    """A key of the host's user (an integer or a UUID), stored as text and read back as the
+    host's key type. No foreign key: the users table is the host's, and the host may tell
+    the module a user was removed before or after its own delete (SPEC §16)."""
+
+    impl = String(64)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        if value is None:
+            return None
+        return current_app.extensions["portal_smtp"].user_key_type(value)

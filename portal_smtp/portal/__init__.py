@@ -1,18 +1,36 @@
-"""The minimal host portal the SMTP module plugs into: users, login, layout and error pages."""
+"""The demo host: a small portal that mounts the SMTP module through its public contract.
+
+It owns what a real portal owns — configuration, its database instance, users and login, its
+layout and error pages, CSRF for its own forms, a rate limiter — and hands the module what
+SPEC §16 says a host hands it. ``wsgi.py`` serves :func:`create_app`.
+"""
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+from typing import Any
+
 from flask import Flask, Response, flash, redirect, render_template, request, url_for
-from flask_htmx import make_response
+from flask_htmx import HTMX, make_response
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InternalError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from .. import MIGRATIONS_DIR
-from ..config import rate_limits_in_memory
-from ..extensions import bind_shared_extensions, db, htmx, login_manager
-from ..models import User
+from ..extension import PortalSmtp
+from ..paths import resource_dir
+from .auth import LOGIN_RATE_LIMIT
 from .auth import bp as auth_bp
+from .cli import portal_cli
+from .config import load_config
+from .crm import bp as crm_bp
+from .crm import entity_for_composer
+from .extensions import csrf, db, login_manager, migrate, new_limiter, tune_engine
 from .home import bp as home_bp
+from .models import User
+from .users import bp as users_bp
+
+htmx = HTMX()
 
 ERROR_TEXTS = {
     400: ("Некорректный запрос", "Запрос не удалось обработать. Обновите страницу и повторите."),
@@ -21,6 +39,7 @@ ERROR_TEXTS = {
     405: ("Метод не поддерживается", "Это действие нельзя выполнить таким запросом."),
     429: ("Слишком много запросов",
           "Вы выполняете это действие слишком часто. Подождите минуту и повторите."),
+    503: ("База данных недоступна", "Повторите попытку позже."),
     500: ("Внутренняя ошибка", "Что-то пошло не так. Мы уже записали ошибку в журнал."),
 }
 #: The largest id an INTEGER column holds; a bigger one is no user (and no database error).
@@ -33,21 +52,56 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
+STORAGE_TEXT = ("База данных сейчас не принимает изменения (нет места на диске или она "
+                "доступна только для чтения). Ничего не сохранено — повторите позже.")
 CSRF_TEXT = "Сессия устарела или форма отправлена не с портала. Обновите страницу и повторите."
 
 
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the demo portal: configuration, database, login, CSRF, its pages and the module."""
+    overrides = dict(test_config or {})
+    instance_path = overrides.pop("INSTANCE_PATH", None) or os.environ.get("PORTAL_INSTANCE_PATH")
+    app = Flask(
+        "portal_smtp.portal",
+        instance_path=instance_path,
+        instance_relative_config=True,
+        template_folder=str(resource_dir("templates")),
+        static_folder=None,  # the module serves the assets the layout uses
+    )
+    load_config(app, overrides)
+    init_portal(app)
+    parts = ["admin", "mail", "crm"] + (["devmail"] if app.config["ENV"] != "production" else [])
+    PortalSmtp(app, db=db, user_model=User, is_admin=lambda user: user.is_admin,
+               base_template="portal/base.html", content_block="content", parts=parts,
+               crm_entity=entity_for_composer)
+    return app
+
+
 def init_portal(app: Flask) -> None:
-    """Bind the shared extensions and register the portal's own pages."""
-    bind_shared_extensions(app, MIGRATIONS_DIR)
+    """Bind the host's own extensions and register the portal's own pages."""
+    db.init_app(app)
+    migrate.init_app(app, db)
+    tune_engine(app)
+    csrf.init_app(app)
+    limiter = new_limiter()
+    limiter.init_app(app)
+    # Flask-Limiter's decorators hold the limiter weakly: the app keeps it alive, also when
+    # RATELIMIT_ENABLED is off and the limiter does not register itself.
+    app.extensions["portal_limiter"] = limiter
+    htmx.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Войдите, чтобы продолжить."
     login_manager.login_message_category = "info"
     app.register_blueprint(auth_bp)
+    app.view_functions["auth.login"] = limiter.limit(LOGIN_RATE_LIMIT, methods=["POST"])(
+        app.view_functions["auth.login"])
     app.register_blueprint(home_bp)
+    app.register_blueprint(crm_bp)
+    app.register_blueprint(users_bp)
+    app.cli.add_command(portal_cli)
     _register_error_pages(app)
     app.after_request(_security_headers)
-    _warn_memory_rate_limits(app)
 
 
 def _security_headers(response: Response) -> Response:
@@ -55,17 +109,6 @@ def _security_headers(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     return response
-
-
-def _warn_memory_rate_limits(app: Flask) -> None:
-    """Production with rate limits in process memory: each worker counts alone and a
-    restart forgets everything, so say it loudly at start."""
-    if rate_limits_in_memory(app):
-        app.logger.warning(
-            "Rate limits are kept in process memory (RATELIMIT_STORAGE_URI=memory://) in "
-            "production: every worker counts separately. Set PORTAL_RATELIMIT_STORAGE_URI "
-            "to a Redis URL, e.g. redis://localhost:6379/0."
-        )
 
 
 @login_manager.user_loader
@@ -94,9 +137,19 @@ def unauthorized():
 def _register_error_pages(app: Flask) -> None:
     def render_error(status: int, text: str | None = None):
         title, default_text = ERROR_TEXTS.get(status, ERROR_TEXTS[500])
-        template = "portal_smtp/errors/_error.html" if htmx else "portal_smtp/errors/page.html"
+        template = "portal_smtp/errors/_error.html" if htmx else "portal/error.html"
         body = render_template(template, status=status, title=title, text=text or default_text)
         return body, status
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InternalError)
+    def storage_error(error):
+        # A full disk, a read-only or unreachable database: a clear page, not a 500.
+        db.session.rollback()
+        app.logger.warning("Database unavailable on %s %s: %s", request.method, request.path,
+                           getattr(error, "orig", error))
+        body, status = render_error(503, STORAGE_TEXT)
+        return body, status, {"Retry-After": "60"}
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..extensions import db, limiter
-from ..models import User
+from .extensions import db
 from .forms import LoginForm
+from .models import User
 
 bp = Blueprint("auth", __name__)
 
@@ -53,8 +53,12 @@ def authenticate(username: str, password: str) -> User | None:
     return user
 
 
+#: Login attempts per client address (the limit is applied by ``create_app``, which gives
+#: every app a limiter of its own).
+LOGIN_RATE_LIMIT = "20/minute"
+
+
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("20/minute", methods=["POST"])
 def login():
     """«Вход в портал»."""
     form = LoginForm()
@@ -65,7 +69,7 @@ def login():
             return redirect(_safe_next(request.args.get("next")))
         form.password.errors.append(BAD_LOGIN)
     status = 422 if form.errors else 200
-    return render_template("portal_smtp/auth/login.html", form=form), status
+    return render_template("portal/login.html", form=form), status
 
 
 @bp.route("/logout", methods=["POST"])

@@ -11,4 +11,4 @@ bp = Blueprint("home", __name__)
 @login_required
 def index():
     """Start page with the sections the user can open."""
-    return render_template("portal_smtp/home.html")
+    return render_template("portal/home.html")

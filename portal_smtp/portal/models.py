@@ -1,16 +1,20 @@
-"""Users of the host portal: login names, hashed passwords and one of two roles."""
+"""The demo host's own data: users with one of two roles, and a small CRM.
+
+The SMTP module knows none of these tables: it keeps users' keys without a foreign key, and
+the composer refers to CRM entities by (kind, id, title) the host hands it (SPEC §16).
+"""
 from __future__ import annotations
 
 import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..extensions import db
 from ..timeutil import utcnow
+from .extensions import db
 
 
 class Role(enum.StrEnum):
@@ -23,7 +27,7 @@ class Role(enum.StrEnum):
 class User(UserMixin, db.Model):
     """A portal user."""
 
-    __tablename__ = "portal_smtp_user"
+    __tablename__ = "portal_user"
     # Letters and logs refer to users by id: SQLite must never hand an id out twice.
     __table_args__ = ({"sqlite_autoincrement": True},)
 
@@ -69,3 +73,51 @@ class User(UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.username}>"
+
+
+ENTITY_KINDS = {"deal": "Сделка", "lead": "Лид", "contact": "Контакт", "company": "Компания"}
+
+
+class CrmEntity(db.Model):
+    """A deal, lead, contact or company."""
+
+    __tablename__ = "portal_crm_entity"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: deal, lead, contact or company.
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(300))
+    #: The client's address, offered in «Кому».
+    email: Mapped[str] = mapped_column(String(254), default="")
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("portal_user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    activities: Mapped[list[CrmActivity]] = relationship(
+        back_populates="entity", cascade="all, delete-orphan",
+        order_by="CrmActivity.id.desc()")
+
+    @property
+    def kind_label(self) -> str:
+        return ENTITY_KINDS.get(self.kind, self.kind)
+
+
+class CrmActivity(db.Model):
+    """An entry of an entity's timeline: here, an e-mail sent from the composer."""
+
+    __tablename__ = "portal_crm_activity"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity_id: Mapped[int] = mapped_column(
+        ForeignKey("portal_crm_entity.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="email")
+    author_id: Mapped[int | None] = mapped_column(
+        ForeignKey("portal_user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    subject: Mapped[str] = mapped_column(String(1000), default="")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    #: The letter in the module's outbox, whose status the timeline shows (no foreign key:
+    #: the module deletes old letters by its own retention).
+    outbox_id: Mapped[int | None]
+
+    entity: Mapped[CrmEntity] = relationship(back_populates="activities")

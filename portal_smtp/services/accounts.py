@@ -13,7 +13,8 @@ from sqlalchemy import Select, delete, func, or_, select, update
 
 from ..extensions import db
 from ..models import SmtpAccount
-from ..signals import account_saved, accounts_deleted
+from ..models.smtp_server import settings_for
+from ..signals import accounts_deleted
 from ..smtp import CheckResult, InvalidSettings, SmtpSettings
 from ..smtp.addresses import normalize_address
 from .module_settings import get_module_settings
@@ -104,7 +105,6 @@ def save_account(account: SmtpAccount | None, data: AccountInput,
     db.session.flush()
     if switched_off:
         accounts_left([account.id])
-    account_saved.send(account)
     current_app.logger.info("SMTP account %s (%s) saved", account.id, account.email)
     return account
 
@@ -154,7 +154,7 @@ def check_accounts(accounts: Sequence[SmtpAccount]) -> list[CheckResult]:
     requests, refused = [], {}
     for a in accounts:
         try:
-            requests.append(plan_check(a.smtp_settings(timeout), sender=a.email,
+            requests.append(plan_check(settings_for(a, timeout), sender=a.email,
                                        label=a.sender_name or a.email))
         except InvalidSettings as error:  # e.g. a password no key decrypts: no network
             refused[a.id] = CheckResult(False, "unexpected", str(error))

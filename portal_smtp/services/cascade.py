@@ -1,4 +1,5 @@
-"""The one place that removes a mailbox or its sending, with everything that hangs on them.
+"""The one place that removes a mailbox, its sending, a CRM sender or a host's user, with
+everything that hangs on them.
 
 Both the «Почта» pages and the CRM call these functions. Each runs inside the caller's
 transaction — a failure in the middle leaves nothing half-deleted — and is recorded (who,
@@ -8,12 +9,21 @@ they are never dropped silently, and never moved to another transport (SPEC §8)
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
+from ..extension import HostUser, user_key, user_name
 from ..extensions import db
-from ..models import CascadeRecord, CrmSender, Mailbox, User
+from ..models import (
+    CascadeRecord,
+    CrmSender,
+    EmailTemplate,
+    Mailbox,
+    OutboxMessage,
+    OutboxStatus,
+    SenderConfirmation,
+)
 from ..signals import mailbox_deleted, mailbox_sending_disabled
-from .routing import SENDING_OFF, fail_letters_of_sender
+from .routing import SENDING_OFF, fail_letter, fail_letters_of_sender
 
 
 def _owners_senders(mailbox: Mailbox, *, smtp_only: bool) -> list[CrmSender]:
@@ -34,20 +44,20 @@ def _remove_senders(senders: list[CrmSender]) -> list[str]:
     return notes
 
 
-def delete_sender(sender: CrmSender, actor: User | None) -> None:
+def delete_sender(sender: CrmSender, actor: HostUser | None) -> None:
     """Delete a CRM sender: its waiting letters fail with «Отправитель удалён …»."""
     _record(actor, "sender_deleted", _remove_senders([sender]))
 
 
-def _record(actor: User | None, action: str, notes: list[str]) -> None:
-    db.session.add(CascadeRecord(actor_id=actor.id if actor else None, action=action,
+def _record(actor: HostUser | None, action: str, notes: list[str]) -> None:
+    db.session.add(CascadeRecord(actor_id=user_key(actor) if actor else None, action=action,
                                  details="\n".join(notes)))
     db.session.flush()
     current_app.logger.info("Cascade %s by %s: %s", action,
-                            actor.username if actor else "system", "; ".join(notes))
+                            user_name(actor) if actor else "system", "; ".join(notes))
 
 
-def disable_mailbox_sending(mailbox: Mailbox, actor: User | None) -> bool:
+def disable_mailbox_sending(mailbox: Mailbox, actor: HostUser | None) -> bool:
     """«Отключить»: remove the mailbox's sending settings and the owner's CRM SMTP sender with
     the same address; returns whether there were settings."""
     if mailbox.sending is None:
@@ -65,7 +75,7 @@ def disable_mailbox_sending(mailbox: Mailbox, actor: User | None) -> bool:
     return True
 
 
-def delete_mailbox(mailbox: Mailbox, actor: User | None) -> None:
+def delete_mailbox(mailbox: Mailbox, actor: HostUser | None) -> None:
     """Delete a mailbox with its sending settings and the owner's CRM sender of its address."""
     disable_mailbox_sending(mailbox, actor)
     mailbox_id, email = mailbox.id, mailbox.email
@@ -78,4 +88,34 @@ def delete_mailbox(mailbox: Mailbox, actor: User | None) -> None:
     mailbox_deleted.send(None, mailbox_id=mailbox_id, email=email, actor=actor)
 
 
-__all__ = ["delete_mailbox", "delete_sender", "disable_mailbox_sending"]
+
+
+USER_REMOVED = "Пользователь удалён — письмо не отправлено."
+
+
+def user_removed(key: object, actor: HostUser | None = None) -> None:
+    """The host removed (or is removing) a user: their mailboxes and CRM senders go with
+    everything that hangs on them, their letters still waiting fail with the reason — never
+    re-routed — and their pending confirmations and templates are deleted (SPEC §16).
+
+    :param key: the user's key in the host (the module has no foreign key to the host's
+        table, so this works before or after the host's own delete).
+    """
+    notes = [f"Пользователь {key} удалён"]
+    for mailbox in db.session.scalars(select(Mailbox).where(Mailbox.user_id == key)).all():
+        delete_mailbox(mailbox, actor)
+    notes += _remove_senders(list(db.session.scalars(
+        select(CrmSender).where(CrmSender.user_id == key))))
+    failed = 0
+    for letter in db.session.scalars(select(OutboxMessage).where(
+            OutboxMessage.created_by_id == key,
+            OutboxMessage.status.in_(OutboxStatus.waiting()))):
+        fail_letter(letter, USER_REMOVED)
+        failed += 1
+    notes.append(f"Его писем не отправлено: {failed}")
+    for model in (SenderConfirmation, EmailTemplate):
+        db.session.execute(delete(model).where(model.user_id == key))
+    _record(actor, "user_removed", notes)
+
+
+__all__ = ["delete_mailbox", "delete_sender", "disable_mailbox_sending", "user_removed"]

@@ -1,5 +1,5 @@
-"""The CRM composer (SPEC §8): the letter from «От кого» to the timeline, templates, and
-adding senders by a confirmation code or with their own SMTP server."""
+"""The CRM composer (SPEC §8): the letter from «От кого» to the host's timeline, templates,
+and adding senders by a confirmation code or with their own SMTP server."""
 from __future__ import annotations
 
 import re
@@ -16,19 +16,21 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..config import setting
+from ..extension import EntityRef, HostUser, user_email, user_key, user_name
 from ..extensions import db
 from ..models import (
-    CrmActivity,
-    CrmEntity,
     CrmSender,
     EmailTemplate,
     Mailbox,
     OutboxMessage,
+    OutboxStatus,
     SenderConfirmation,
-    User,
 )
-from ..smtp import CheckResult, SmtpSettings
+from ..models.smtp_server import settings_for
+from ..signals import composer_letter_queued
+from ..smtp import CheckResult
 from ..smtp.addresses import explain_address_list, normalize_address, parse_from_header
+from ..smtp.settings import secure_choice
 from ..timeutil import utcnow
 from . import cascade
 from .crm_senders import can_delete, senders_for
@@ -70,7 +72,7 @@ def split_addresses(values: list[str]) -> list[str]:
             if part.strip()]
 
 
-def choose_sender(user: User, choice: str) -> Mailbox | CrmSender:
+def choose_sender(user: HostUser, choice: str) -> Mailbox | CrmSender:
     """The «От кого» choice, only from the senders this user may use."""
     kind, _, raw_id = choice.partition(":")
     mailboxes, senders = senders_for(user)
@@ -124,16 +126,16 @@ def html_to_text(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "".join(parser.parts)).strip()
 
 
-def build_letter(user: User, sender: Mailbox | CrmSender, data: ComposeInput) -> EmailMessage:
+def build_letter(user: HostUser, sender: Mailbox | CrmSender, data: ComposeInput) -> EmailMessage:
     """The letter the composer describes (headers validated again by ``send_mail``)."""
-    name = sender.name if isinstance(sender, CrmSender) and sender.name else user.full_name
+    name = sender.name if isinstance(sender, CrmSender) and sender.name else user_name(user)
     letter = EmailMessage()
     try:
         letter["From"] = formataddr((name, sender.email))
         letter["To"] = ", ".join(data.to)
         if data.cc:
             letter["Cc"] = ", ".join(data.cc)
-        bcc = list(data.bcc) + ([user.email] if data.copy_to_me and user.email else [])
+        bcc = list(data.bcc) + ([user_email(user)] if data.copy_to_me and user_email(user) else [])
         if bcc:
             letter["Bcc"] = ", ".join(bcc)
         letter["Subject"] = data.subject
@@ -148,11 +150,12 @@ def build_letter(user: User, sender: Mailbox | CrmSender, data: ComposeInput) ->
     return letter
 
 
-def send_from_entity(user: User, entity: CrmEntity, data: ComposeInput) -> CrmActivity:
-    """«Отправить»: queue the letter and add an e-mail activity to the entity's timeline.
+def send_from_composer(user: HostUser, entity: EntityRef, data: ComposeInput) -> int:
+    """«Отправить»: queue the letter and announce it (:data:`composer_letter_queued`) so
+    that the host records it on the entity's timeline; returns the outbox id.
 
     Raises :class:`CrmError` when the letter is refused; a letter no transport can send is
-    kept (failed, with the reason) and the activity says so.
+    kept (failed, with the reason), and the host's timeline shows that.
     """
     if not data.to:
         raise CrmError("Укажите хотя бы одного получателя в поле «Кому».")
@@ -160,53 +163,52 @@ def send_from_entity(user: User, entity: CrmEntity, data: ComposeInput) -> CrmAc
     sender = choose_sender(user, data.sender)
     letter = build_letter(user, sender, data)
     try:
-        outbox_id = send_mail(letter, sender=sender, commit=False, created_by_id=user.id)
+        outbox_id = send_mail(letter, sender=sender, commit=False, created_by_id=user_key(user))
     except SendRefused as error:
         raise CrmError(str(error)) from None
-    activity = CrmActivity(entity_id=entity.id, kind="email", author_id=user.id,
-                           subject=data.subject[:1000], outbox_id=outbox_id,
-                           summary=f"Кому: {', '.join(data.to)}"
-                                   + (f"; копия: {', '.join(data.cc)}" if data.cc else "")
-                                   + (f"; скрытая копия: {', '.join(data.bcc)}" if data.bcc
-                                      else ""))
-    db.session.add(activity)
-    db.session.flush()
-    return activity
+    summary = (f"Кому: {', '.join(data.to)}"
+               + (f"; копия: {', '.join(data.cc)}" if data.cc else "")
+               + (f"; скрытая копия: {', '.join(data.bcc)}" if data.bcc else ""))
+    composer_letter_queued.send(None, outbox_id=outbox_id, entity=entity, user=user,
+                                subject=data.subject[:1000], summary=summary)
+    return outbox_id
 
 
-def letter_status(activity: CrmActivity) -> OutboxMessage | None:
-    """The activity's letter, for its delivery status."""
-    return db.session.get(OutboxMessage, activity.outbox_id) if activity.outbox_id else None
+def letter(outbox_id: int | None) -> OutboxMessage | None:
+    """A letter of the outbox by id (for a timeline's delivery status), or None."""
+    return db.session.get(OutboxMessage, outbox_id) if outbox_id else None
 
 
-def save_template(user: User, name: str, subject: str, body_html: str) -> EmailTemplate:
+def save_template(user: HostUser, name: str, subject: str, body_html: str) -> EmailTemplate:
     """«Сохранить как шаблон»."""
     if not name.strip():
         raise CrmError("Укажите название шаблона.")
-    if db.session.scalar(select(EmailTemplate.id).where(EmailTemplate.user_id == user.id,
+    key = user_key(user)
+    if db.session.scalar(select(EmailTemplate.id).where(EmailTemplate.user_id == key,
                                                         EmailTemplate.name == name.strip())):
         raise CrmError(f"Шаблон «{name.strip()}» уже есть — выберите другое название.")
-    template = EmailTemplate(user_id=user.id, name=name.strip()[:200], subject=subject[:1000],
+    template = EmailTemplate(user_id=key, name=name.strip()[:200], subject=subject[:1000],
                              body_html=body_html)
     db.session.add(template)
     db.session.flush()
     return template
 
 
-def templates_for(user: User) -> list[EmailTemplate]:
-    return list(db.session.scalars(select(EmailTemplate).where(EmailTemplate.user_id == user.id)
+def templates_for(user: HostUser) -> list[EmailTemplate]:
+    return list(db.session.scalars(select(EmailTemplate)
+                                   .where(EmailTemplate.user_id == user_key(user))
                                    .order_by(EmailTemplate.name)))
 
 
 # --- adding senders -------------------------------------------------------------------------
 
-def _check_new_address(user: User, email: str) -> str:
+def _check_new_address(user: HostUser, email: str) -> str:
     normalized = normalize_address(email)
     mailboxes, _ = senders_for(user)
     if any(m.email_normalized == normalized for m in mailboxes):
         raise CrmError(f"Адрес {email} уже подключён в разделе «Почта» — выберите его в "
                        "«От кого».")
-    if db.session.scalar(select(CrmSender.id).where(CrmSender.user_id == user.id,
+    if db.session.scalar(select(CrmSender.id).where(CrmSender.user_id == user_key(user),
                                                     CrmSender.email_normalized == normalized)):
         raise CrmError(f"Отправитель {email} уже есть в вашем списке.")
     return normalized
@@ -230,16 +232,16 @@ def _send_code(confirmation: SenderConfirmation, code: str) -> None:
     except SendRefused as error:
         raise CrmError(f"Не удалось отправить код: {error}") from None
     stored = db.session.get(OutboxMessage, letter_id)
-    if stored.status == "failed":
+    if stored.status == OutboxStatus.FAILED:
         raise CrmError(f"Не удалось отправить код: {stored.last_error}")
 
 
-def start_confirmation(user: User, name: str, email: str, shared: bool) -> SenderConfirmation:
+def start_confirmation(user: HostUser, name: str, email: str, shared: bool) -> SenderConfirmation:
     """«Получить код»: a six-digit code goes to the address; only its hash is kept."""
     normalized = _check_new_address(user, email)
     code = f"{secrets.randbelow(1_000_000):06d}"
     confirmation = SenderConfirmation(
-        user_id=user.id, name=name.strip(), email=email.strip(), email_normalized=normalized,
+        user_id=user_key(user), name=name.strip(), email=email.strip(), email_normalized=normalized,
         shared=shared, code_hash=generate_password_hash(code), expires_at=utcnow() + CODE_TTL)
     db.session.add(confirmation)
     db.session.flush()
@@ -247,9 +249,9 @@ def start_confirmation(user: User, name: str, email: str, shared: bool) -> Sende
     return confirmation
 
 
-def resend_code(user: User, confirmation: SenderConfirmation) -> None:
+def resend_code(user: HostUser, confirmation: SenderConfirmation) -> None:
     """Send a new code (at most three, a minute apart)."""
-    if confirmation.user_id != user.id:
+    if confirmation.user_id != user_key(user):
         raise CrmError("Запрос на подтверждение не найден.")
     if confirmation.sends >= MAX_CODE_SENDS:
         raise CrmError("Код уже отправлялся три раза. Начните добавление отправителя заново "
@@ -266,9 +268,9 @@ def resend_code(user: User, confirmation: SenderConfirmation) -> None:
     _send_code(confirmation, code)
 
 
-def confirm_sender(user: User, confirmation: SenderConfirmation, code: str) -> CrmSender:
+def confirm_sender(user: HostUser, confirmation: SenderConfirmation, code: str) -> CrmSender:
     """«Введите код из письма»: a right code within time and attempts saves the sender."""
-    if confirmation.user_id != user.id:
+    if confirmation.user_id != user_key(user):
         raise CrmError("Запрос на подтверждение не найден.")
     if utcnow() > confirmation.expires_at:
         raise CrmError("Срок действия кода истёк. Запросите новый код.")
@@ -279,7 +281,7 @@ def confirm_sender(user: User, confirmation: SenderConfirmation, code: str) -> C
         db.session.flush()
         left = MAX_CODE_ATTEMPTS - confirmation.attempts
         raise CrmError(f"Неверный код. Осталось попыток: {left}.")
-    sender = CrmSender(user_id=user.id, name=confirmation.name, email=confirmation.email,
+    sender = CrmSender(user_id=user_key(user), name=confirmation.name, email=confirmation.email,
                        email_normalized=confirmation.email_normalized, shared=confirmation.shared,
                        address_proven=True)
     db.session.add(sender)
@@ -301,25 +303,24 @@ class SmtpSenderInput:
     login: str
     password: str = field(default="", repr=False)
 
-    def settings(self) -> SmtpSettings:
-        port = self.port or (465 if self.secure else 25)
-        security = "none" if not self.secure else ("ssl" if port == 465 else "starttls")
-        return SmtpSettings(host=self.host, port=port, security=security,
-                            auth="login" if self.login else "none", login=self.login.strip(),
-                            password=self.password if self.login else "",
-                            timeout=get_module_settings().default_timeout)
+    def smtp_values(self) -> dict[str, object]:
+        """The server as :func:`.settings_for` reads it (no login: no password either)."""
+        port, security = secure_choice(self.port, self.secure)
+        login = self.login.strip()
+        return {"host": self.host, "port": port, "security": security, "login": login,
+                "password": self.password if login else ""}
 
 
-def add_smtp_sender(user: User, data: SmtpSenderInput) -> tuple[CrmSender | None, CheckResult]:
+def add_smtp_sender(user: HostUser, data: SmtpSenderInput) -> tuple[CrmSender | None, CheckResult]:
     """Verify sending (SPEC §3) for the address, then save; a failed check saves nothing."""
     normalized = _check_new_address(user, data.email)
-    settings = data.settings()
+    settings = settings_for(data, get_module_settings().default_timeout)
     # The check releases the session while it waits on the server (SPEC §10) …
     result = verify(settings, sender=data.email.strip(), label=data.name or data.email)
     if not result.ok:
         return None, result
     _check_new_address(user, data.email)  # … so the address may have been added meanwhile
-    sender = CrmSender(user_id=user.id, name=data.name.strip(), email=data.email.strip(),
+    sender = CrmSender(user_id=user_key(user), name=data.name.strip(), email=data.email.strip(),
                        email_normalized=normalized, shared=data.shared, has_smtp=True,
                        smtp_host=settings.host.lower(), smtp_port=settings.effective_port,
                        smtp_security=settings.security.value, smtp_login=settings.login,
@@ -327,11 +328,11 @@ def add_smtp_sender(user: User, data: SmtpSenderInput) -> tuple[CrmSender | None
     sender.record_check(result)
     db.session.add(sender)
     db.session.flush()
-    current_app.logger.info("CRM sender %s added by %s", sender.email, user.username)
+    current_app.logger.info("CRM sender %s added by %s", sender.email, user_name(user))
     return sender, result
 
 
-def delete_sender(user: User, sender: CrmSender) -> None:
+def delete_sender(user: HostUser, sender: CrmSender) -> None:
     """Delete a CRM sender; only the user who added it may (mailbox senders live in «Почта»)."""
     if not can_delete(user, sender):
         raise CrmError("Удалить отправителя может только тот, кто его добавил.")

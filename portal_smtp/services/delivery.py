@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 import random
 import smtplib
 import socket
@@ -42,7 +43,7 @@ from sqlalchemy import (
 
 from ..config import setting
 from ..extensions import db
-from ..models import OutboxMessage, OutboxStatus, SendLog
+from ..models import LogStatus, OutboxMessage, OutboxStatus, SendLog
 from ..signals import letter_attempted
 from ..smtp.check import failure_result, server_reply
 from ..smtp.connection import PortalSMTP, ReplyTooLong, Watchdog, open_session
@@ -55,7 +56,6 @@ from .transports import Transport, load_transport
 
 log = logging.getLogger(__name__)
 
-DUE = (OutboxStatus.QUEUED.value, OutboxStatus.DEFERRED.value)
 POSSIBLY_SENT = ("Обработчик остановился во время отправки: письмо могло быть доставлено. "
                  "Чтобы не отправить его дважды, оно не отправляется повторно само; проверьте "
                  "у получателя и при необходимости нажмите «Повторить».")
@@ -99,7 +99,8 @@ class DeliveryConfig:
 class Outcome:
     """How one delivery attempt ended."""
 
-    status: str  # sent, deferred or failed
+    #: SENT, DEFERRED or FAILED.
+    status: OutboxStatus
     error: str = ""
     reply: str = ""
     smtp_code: int | None = None
@@ -203,13 +204,13 @@ ENDED_AFTER_DOT = ("Письмо передано серверу целиком,
 
 def _possibly_sent(detail: str, reply: str = "") -> Outcome:
     """Failed, never retried on its own: nobody knows whether the server kept the letter."""
-    return Outcome("failed", f"{ENDED_AFTER_DOT} {detail}", reply, possibly_sent=True)
+    return Outcome(OutboxStatus.FAILED, f"{ENDED_AFTER_DOT} {detail}", reply, possibly_sent=True)
 
 
 def _response_outcome(code: int, text: bytes | str, what: str,
                       settings: SmtpSettings) -> Outcome:
     reply = server_reply(code, text, settings)
-    status = "deferred" if 400 <= code < 500 else "failed"
+    status = OutboxStatus.DEFERRED if 400 <= code < 500 else OutboxStatus.FAILED
     return Outcome(status, f"{what} Ответ сервера: {reply}", reply, code)
 
 
@@ -237,8 +238,8 @@ def transmit(connections: Connections, transport: Transport, letter,
             # A drop before any letter text went out (SPEC §11) is as temporary as a timeout.
             temporary = result.code in TEMPORARY_CODES or result.reply[:1] == "4" \
                 or isinstance(error, smtplib.SMTPServerDisconnected)
-            return Outcome("deferred" if temporary else "failed", result.message, result.reply,
-                           connect_failure=True)
+            status = OutboxStatus.DEFERRED if temporary else OutboxStatus.FAILED
+            return Outcome(status, result.message, result.reply, connect_failure=True)
         session.watchdog.arm(_deadline(transport, len(letter.raw)))
         try:
             refused = session.smtp.send_letter(letter.envelope_from, recipients, letter.raw,
@@ -262,14 +263,14 @@ def transmit(connections: Connections, transport: Transport, letter,
             return _response_outcome(error.smtp_code, error.smtp_error,
                                      "Сервер не принял письмо.", settings)
         except smtplib.SMTPNotSupportedError:
-            return Outcome("failed", "Сервер не поддерживает SMTPUTF8: адреса с не-ASCII "
-                                     "символами через него отправить нельзя.")
+            return Outcome(OutboxStatus.FAILED, "Сервер не поддерживает SMTPUTF8: адреса с "
+                                               "не-ASCII символами через него отправить нельзя.")
         except ReplyTooLong as error:  # the session is closed already
             connections.drop(key)
             result = failure_result(error, session.watchdog, settings)
             if session.smtp.data_sent_dot:
                 return _possibly_sent(result.message)
-            return Outcome("failed", result.message)
+            return Outcome(OutboxStatus.FAILED, result.message)
         except (smtplib.SMTPServerDisconnected, OSError) as error:
             connections.drop(key)
             if reused and not session.watchdog.expired and not session.smtp.data_started:
@@ -278,25 +279,25 @@ def transmit(connections: Connections, transport: Transport, letter,
             if session.smtp.data_sent_dot:
                 return _possibly_sent(result.message, result.reply)
             # Before the final "." the server discards the unfinished letter: try again later.
-            return Outcome("deferred", "Соединение с сервером прервалось во время отправки. "
-                           + result.message, result.reply)
+            return Outcome(OutboxStatus.DEFERRED, "Соединение с сервером прервалось во время "
+                           "отправки. " + result.message, result.reply)
         except smtplib.SMTPResponseException as error:
             return _response_outcome(error.smtp_code, error.smtp_error, "Ошибка SMTP.", settings)
         finally:
             session.watchdog.disarm()
             session.used_at = time.monotonic()
         code, text = session.smtp.last_data_reply or (None, b"")
-        return Outcome("sent", reply=server_reply(code, text, settings), smtp_code=code,
+        return Outcome(OutboxStatus.SENT, reply=server_reply(code, text, settings), smtp_code=code,
                        refused={address: server_reply(code, text, settings)
                                 for address, (code, text) in refused.items()})
-    return Outcome("deferred", "Не удалось восстановить соединение с сервером.")
+    return Outcome(OutboxStatus.DEFERRED, "Не удалось восстановить соединение с сервером.")
 
 
 def _all_refused(refused: dict, settings: SmtpSettings) -> Outcome:
     lines = {a: server_reply(code, text, settings) for a, (code, text) in refused.items()}
     temporary = all(400 <= code < 500 for code, _ in refused.values())
     detail = "; ".join(f"{address}: {reply}" for address, reply in lines.items())
-    return Outcome("deferred" if temporary else "failed",
+    return Outcome(OutboxStatus.DEFERRED if temporary else OutboxStatus.FAILED,
                    f"Сервер отклонил всех получателей: {detail}", detail,
                    next(iter(refused.values()))[0], lines)
 
@@ -379,13 +380,13 @@ class Worker:
             books.begin(letter, transport)
             started = time.monotonic()
             if isinstance(broken, UnusableSecretError):  # a wrong key, not a wrong letter
-                outcome = Outcome("deferred", f"Письмо отложено ({letter.transport_type} "
-                                              f"#{letter.transport_id}): {broken}")
+                outcome = Outcome(OutboxStatus.DEFERRED, "Письмо отложено ("
+                                  f"{letter.transport_type} #{letter.transport_id}): {broken}")
             elif broken is not None:
-                outcome = Outcome("failed", f"Настройки SMTP отправителя неверны: {broken} "
-                                            "Исправьте их и нажмите «Повторить».")
+                outcome = Outcome(OutboxStatus.FAILED, f"Настройки SMTP отправителя неверны: "
+                                  f"{broken} Исправьте их и нажмите «Повторить».")
             elif transport is None:
-                outcome = Outcome("failed", no_route)
+                outcome = Outcome(OutboxStatus.FAILED, no_route)
             elif (transport.type, transport.id) in unreachable:
                 outcome = unreachable[(transport.type, transport.id)]
             else:
@@ -428,7 +429,7 @@ def _claim_statement(skip_locked: bool) -> Update:
     now = bindparam("now", type_=DateTime)
     batch = bindparam("batch", type_=Integer)
     firsts = []
-    for status in DUE:
+    for status in OutboxStatus.waiting():
         first = (
             select(_OUTBOX.c.id, _OUTBOX.c.next_attempt_at)
             .where(_OUTBOX.c.status == status, _OUTBOX.c.next_attempt_at <= now,
@@ -452,12 +453,14 @@ def _claim_statement(skip_locked: bool) -> Update:
 
 
 _OUTBOX = OutboxMessage.__table__
+#: The waiting statuses as SQL literals, for the statement text below.
+_WAITING_SQL = ", ".join(f"'{status}'" for status in OutboxStatus.waiting())
 # The three statements of every letter, run by the driver itself (see DriverStatement).
 _MARK_SENDING = DriverStatement(
     f"UPDATE {_OUTBOX.name} SET status = '{OutboxStatus.SENDING.value}', "
     "attempts = attempts + 1, lease_until = :lease_until "
     "WHERE id = :letter_id AND claimed_by = :worker "
-    f"AND status IN ('{DUE[0]}', '{DUE[1]}') "
+    f"AND status IN ({_WAITING_SQL}) "
     # Sent only through the transport the letter still names: one the cascade or an
     # account change re-routed or failed meanwhile is left alone.
     "AND transport_type = :transport_type AND transport_id = :transport_id",
@@ -570,23 +573,23 @@ class Bookkeeping:
         letter, config, now = self._letter, self.config, utcnow()
         attempt = letter.attempts + 1
         status, error = outcome.status, outcome.error
-        if status == "deferred" and attempt >= config.max_attempts:
-            status = "failed"
+        if status == OutboxStatus.DEFERRED and attempt >= config.max_attempts:
+            status = OutboxStatus.FAILED
             error = f"{error} Исчерпано число попыток ({attempt})."
         refused = "\n".join(f"{a}: {r}" for a, r in outcome.refused.items())
-        if status == "sent" and outcome.refused:
+        if status == OutboxStatus.SENT and outcome.refused:
             error = "Часть получателей отклонена: " + "; ".join(
                 f"{a} ({r})" for a, r in outcome.refused.items())
         self._outcomes.append({
             "letter_id": letter.id, "worker": self.worker, "marked": self._marked,
-            "new_status": status,
+            "new_status": status.value,
             "attempts": attempt, "reply": outcome.reply, "error": error, "refused": refused,
             "next_at": now + timedelta(seconds=config.backoff(attempt))
-            if status == "deferred" else None,
-            "sent_at": now if status == "sent" else None})
+            if status == OutboxStatus.DEFERRED else None,
+            "sent_at": now if status == OutboxStatus.SENT else None})
         self._entries.append({
             "outbox_id": letter.id, "attempted_at": now, "attempt": attempt,
-            "status": "possibly_sent" if outcome.possibly_sent else status,
+            "status": LogStatus.POSSIBLY_SENT.value if outcome.possibly_sent else status.value,
             "transport_type": transport.type if transport else "",
             "transport_id": transport.id if transport else None,
             "account_label": transport.label[:600] if transport else "",
@@ -615,7 +618,7 @@ def release(worker: str) -> int:
     """Give back letters ``worker`` claimed but did not start (a graceful stop)."""
     return db.session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.claimed_by == worker, OutboxMessage.status.in_(DUE))
+        .where(OutboxMessage.claimed_by == worker, OutboxMessage.status.in_(OutboxStatus.waiting()))
         .values(claimed_by=None, lease_until=None)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -634,7 +637,8 @@ def recover_expired() -> int:
             status=OutboxStatus.FAILED.value, claimed_by=None, lease_until=None,
             last_error=POSSIBLY_SENT).execution_options(synchronize_session=False))
         db.session.execute(insert(SendLog).values(
-            outbox_id=letter_id, attempted_at=now, attempt=attempts, status="possibly_sent",
+            outbox_id=letter_id, attempted_at=now, attempt=attempts,
+            status=LogStatus.POSSIBLY_SENT.value,
             error=POSSIBLY_SENT))
     return len(rows)
 
@@ -643,7 +647,7 @@ def apply_retention() -> int:
     """Delete send logs and finished letters older than the module's retention."""
     cutoff = utcnow() - timedelta(days=get_module_settings().log_retention_days)
     old_letters = select(OutboxMessage.id).where(
-        OutboxMessage.status.in_((OutboxStatus.SENT.value, OutboxStatus.FAILED.value)),
+        OutboxMessage.status.in_(OutboxStatus.finished()),
         OutboxMessage.created_at < cutoff)
     removed = db.session.execute(delete(SendLog).where(or_(
         SendLog.attempted_at < cutoff, SendLog.outbox_id.in_(old_letters)))).rowcount
@@ -654,8 +658,6 @@ def apply_retention() -> int:
 
 def worker_name(index: int) -> str:
     """A name unique across machines and processes: host:pid:thread."""
-    import os
-
     return f"{socket.gethostname()}:{os.getpid()}:{index}"
 
 

@@ -5,17 +5,19 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from ..extension import HostUser, user_key
 from ..extensions import db
-from ..models import Mailbox, MailboxSending, MailProvider, User
-from ..models.mail import sending_settings
+from ..models import CrmSender, Mailbox, MailboxSending, MailProvider
+from ..models.mail import sending_server
+from ..models.smtp_server import settings_for
 from ..smtp import CheckResult, InvalidSettings, SmtpSettings
 from ..smtp.addresses import normalize_address
 from ..smtp.imap import check_imap
 from ..smtp.policy import IMAP_PORTS
+from ..smtp.settings import secure_choice
 from .module_settings import effective_policy, get_module_settings
 from .providers import detect_provider
 from .routing import judge_mailbox_proof
-from .transports import Transport, register_transport
 from .verification import BUSY_CODE, guarded, verify
 
 
@@ -60,7 +62,7 @@ def imap_source(data: MailboxInput) -> str:
     return "directory" if detect_provider(data.email) == data.provider else "chosen"
 
 
-def connect_mailbox(user: User, data: MailboxInput) -> tuple[Mailbox | None, CheckResult]:
+def connect_mailbox(user: HostUser, data: MailboxInput) -> tuple[Mailbox | None, CheckResult]:
     """Check the IMAP login, then save the mailbox; nothing is saved when the check fails."""
     normalized = normalize_address(data.email)
     _refuse_connected(user, data.email, normalized)
@@ -75,7 +77,7 @@ def connect_mailbox(user: User, data: MailboxInput) -> tuple[Mailbox | None, Che
     if provider_id is not None and db.session.get(MailProvider, provider_id) is None:
         raise MailboxError("Почтовый сервис удалили, пока проверялся вход. Выберите другой "
                            "сервис или укажите настройки вручную.")
-    mailbox = Mailbox(user_id=user.id, email=data.email.strip(), email_normalized=normalized,
+    mailbox = Mailbox(user_id=user_key(user), email=data.email.strip(), email_normalized=normalized,
                       provider=data.provider, imap_source=imap_source(data),
                       imap_host=settings.host.lower(), imap_port=settings.effective_port,
                       imap_security=settings.security.value, imap_login=settings.login,
@@ -86,16 +88,16 @@ def connect_mailbox(user: User, data: MailboxInput) -> tuple[Mailbox | None, Che
     return mailbox, result
 
 
-def _refuse_connected(user: User, email: str, normalized: str) -> None:
-    if db.session.scalar(select(Mailbox.id).where(Mailbox.user_id == user.id,
+def _refuse_connected(user: HostUser, email: str, normalized: str) -> None:
+    if db.session.scalar(select(Mailbox.id).where(Mailbox.user_id == user_key(user),
                                                   Mailbox.email_normalized == normalized)):
         raise MailboxError(f"Ящик {email} уже подключён.")
 
 
-def user_mailbox(user: User, mailbox_id: int) -> Mailbox | None:
+def user_mailbox(user: HostUser, mailbox_id: int) -> Mailbox | None:
     """The user's own mailbox, or None (another user's id is as good as a missing one)."""
     return db.session.scalar(select(Mailbox).where(Mailbox.id == mailbox_id,
-                                                   Mailbox.user_id == user.id))
+                                                   Mailbox.user_id == user_key(user)))
 
 
 # --- «Настройка SMTP отправки» -------------------------------------------------------------
@@ -116,19 +118,10 @@ class SendingInput:
     #: A blank password means the offered CRM sender's password (first configuration).
     use_offered_password: bool = False
 
-    @property
-    def security(self) -> str:
-        """«Использовать защищённое соединение»: SSL/TLS on 465, STARTTLS elsewhere."""
-        if not self.secure:
-            return "none"
-        return "ssl" if self.port == 465 else "starttls"
-
 
 def crm_sender_to_offer(mailbox: Mailbox):
     """The owner's CRM SMTP sender with the mailbox's address, offered when sending is
     configured for the first time (SPEC §6)."""
-    from ..models import CrmSender
-
     if mailbox.sending is not None:
         return None
     return db.session.scalar(select(CrmSender).where(
@@ -145,6 +138,7 @@ def provider_can_send(mailbox: Mailbox) -> bool:
 class SendingValues:
     """Sending settings as they would be saved (no model object, so nothing is flushed)."""
 
+    mailbox: Mailbox = field(repr=False, compare=False)
     use_provider: bool
     host: str
     port: int
@@ -152,6 +146,10 @@ class SendingValues:
     auth_mode: str
     login: str
     password: str | None = field(repr=False)
+
+    def smtp_values(self) -> dict[str, object]:
+        """The server these values send through, as :func:`.settings_for` reads it."""
+        return sending_server(self.mailbox, self)
 
 
 def resolve_input(mailbox: Mailbox, data: SendingInput) -> SendingValues:
@@ -161,10 +159,10 @@ def resolve_input(mailbox: Mailbox, data: SendingInput) -> SendingValues:
     stored_password = stored.password if stored is not None else (
         offered.smtp_password if offered is not None else None)
     use_provider = data.use_provider and provider_can_send(mailbox)
+    port, security = secure_choice(data.port, data.secure)
     return SendingValues(
-        use_provider=use_provider, host=data.host.strip().lower(),
-        port=data.port or (465 if data.secure else 25), security=data.security,
-        auth_mode=data.auth_mode, login=data.login.strip(),
+        mailbox=mailbox, use_provider=use_provider, host=data.host.strip().lower(),
+        port=port, security=security.value, auth_mode=data.auth_mode, login=data.login.strip(),
         password=data.password or stored_password,
     )
 
@@ -172,7 +170,7 @@ def resolve_input(mailbox: Mailbox, data: SendingInput) -> SendingValues:
 def check_sending(mailbox: Mailbox, data: SendingInput) -> CheckResult:
     """Run SPEC §3 for the submitted settings, proving the mailbox's own address."""
     values = resolve_input(mailbox, data)
-    settings = sending_settings(mailbox, values, get_module_settings().default_timeout)
+    settings = settings_for(values, get_module_settings().default_timeout)
     return verify(settings, sender=mailbox.email, label=mailbox.email)
 
 
@@ -199,7 +197,7 @@ def recheck_sending(mailbox: Mailbox) -> CheckResult | None:
         return None
     timeout = get_module_settings().default_timeout
     try:
-        settings = sending.smtp_settings(timeout)
+        settings = settings_for(sending, timeout)
     except InvalidSettings as error:  # e.g. a password no key decrypts: say so, no network
         result = CheckResult(False, "unexpected", str(error))
         sending.record_check(result)
@@ -208,20 +206,7 @@ def recheck_sending(mailbox: Mailbox) -> CheckResult | None:
     result = verify(settings, sender=mailbox.email, label=mailbox.email)
     # The session was released during the check: the settings reload, and a verdict on
     # settings replaced meanwhile (or a refused check) is not recorded on the new ones.
-    if result.code != BUSY_CODE and sending.smtp_settings(timeout) == settings:
+    if result.code != BUSY_CODE and settings_for(sending, timeout) == settings:
         sending.record_check(result)
         db.session.flush()
     return result
-
-
-def _load_mailbox(mailbox_id: int, default_timeout: int) -> Transport | None:
-    mailbox = db.session.get(Mailbox, mailbox_id)
-    if mailbox is None or mailbox.sending is None or not mailbox.sending.enabled:
-        return None
-    settings = mailbox.sending.smtp_settings(default_timeout)
-    return Transport("mailbox", mailbox.id, settings,
-                     f"{mailbox.email} — {settings.address} (ящик "
-                     f"#{mailbox.id})")
-
-
-register_transport("mailbox", _load_mailbox)

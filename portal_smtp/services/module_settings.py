@@ -7,7 +7,6 @@ from sqlalchemy import select
 from ..config import split_list
 from ..extensions import db
 from ..models import ModuleSettings
-from ..signals import module_settings_saved
 from ..smtp import NetworkPolicy
 
 
@@ -69,6 +68,5 @@ def save_module_settings(settings: ModuleSettings, **values) -> ModuleSettings:
         setattr(settings, name, value)
     db.session.add(settings)
     db.session.flush()
-    module_settings_saved.send(settings)
     current_app.logger.info("SMTP module settings changed")
     return settings

@@ -7,7 +7,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import OutboxMessage, OutboxStatus, SendLog, SmtpAccount
+from ..models import LogStatus, OutboxMessage, OutboxStatus, SendLog, SmtpAccount
 from ..signals import letter_queued
 from ..timeutil import utcnow
 from .letters import InvalidLetter, prepare_letter, serialize
@@ -25,7 +25,7 @@ class SendRefused(ValueError):
 
 def send_mail(message: EmailMessage, *, mailing: bool = False,
               sender: Sender | None = None, commit: bool = True,
-              created_by_id: int | None = None) -> int:
+              created_by_id: object | None = None) -> int:
     """Queue ``message`` and return its outbox id (SPEC §11, §14). Nothing is sent here.
 
     :param mailing: the letter belongs to a mass mailing (the resolver's step 1).
@@ -33,6 +33,7 @@ def send_mail(message: EmailMessage, *, mailing: bool = False,
         own letters (SPEC §8: its own SMTP server, else an admin account only when the
         sender's address is proven — see :mod:`.routing`).
     :param commit: commit the session; pass ``False`` to stay in the caller's transaction.
+    :param created_by_id: the host's key of the user who queued it (int, UUID or text).
     :raises SendRefused: the letter is invalid or the module is switched off.
 
     A letter no transport may send is stored as failed with the reason, so it shows in the
@@ -71,7 +72,8 @@ def send_mail(message: EmailMessage, *, mailing: bool = False,
         reason = route.reason
         letter.status = OutboxStatus.FAILED.value
         letter.last_error = reason
-        db.session.add(SendLog(outbox_id=letter.id, attempt=0, status="failed", error=reason))
+        db.session.add(SendLog(outbox_id=letter.id, attempt=0, status=LogStatus.FAILED.value,
+                               error=reason))
         current_app.logger.warning("Letter %s has no transport: %s", letter.id, reason)
     db.session.flush()
     letter_queued.send(letter)

@@ -27,11 +27,9 @@ from flask import current_app
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import CrmSender, Mailbox, OutboxMessage, OutboxStatus, SendLog
+from ..models import CrmSender, LogStatus, Mailbox, OutboxMessage, OutboxStatus, SendLog
 from .resolver import resolve
 
-#: Statuses of letters that still wait for a worker.
-WAITING = (OutboxStatus.QUEUED.value, OutboxStatus.DEFERRED.value)
 #: Transport kinds that are a user's own server (a letter bound to one never moves).
 OWN_SERVERS = ("mailbox", "sender")
 
@@ -141,14 +139,14 @@ def fail_letter(letter: OutboxMessage, reason: str) -> None:
     """Fail a waiting letter with ``reason`` and log it (nothing is dropped silently)."""
     letter.status, letter.last_error = OutboxStatus.FAILED.value, reason
     letter.claimed_by = letter.lease_until = None
-    db.session.add(SendLog(outbox_id=letter.id, attempt=letter.attempts, status="failed",
-                           transport_type=letter.transport_type,
+    db.session.add(SendLog(outbox_id=letter.id, attempt=letter.attempts,
+                           status=LogStatus.FAILED.value, transport_type=letter.transport_type,
                            transport_id=letter.transport_id, error=reason))
 
 
 def _waiting(*where) -> Iterable[OutboxMessage]:
     return db.session.scalars(select(OutboxMessage).where(
-        OutboxMessage.status.in_(WAITING), *where).order_by(OutboxMessage.id))
+        OutboxMessage.status.in_(OutboxStatus.waiting()), *where).order_by(OutboxMessage.id))
 
 
 def fail_letters_of_sender(sender: Sender, *, own_server_only: bool = False,

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, or_, select
 
-from ..config import setting
+from ..config import display_zone
 from ..crypto import UNREADABLE_LABEL
 from ..extensions import db
 from ..models import OutboxMessage, SmtpAccount
@@ -50,7 +50,8 @@ def _label(kind: str, transport_id: int | None) -> str:
 
 def letters_for_cli(status: str | None, limit: int) -> list[dict[str, object]]:
     """The rows of ``smtp logs --json``: id, status, from, to, subject, account, attempts,
-    error — newest first."""
+    error — newest first; ``created_at`` and ``sent_at`` as stored (naive UTC), which the
+    command shows in the portal's time zone."""
     query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
     if status:
         query = query.where(OutboxMessage.status == status)
@@ -61,8 +62,7 @@ def letters_for_cli(status: str | None, limit: int) -> list[dict[str, object]]:
          "to": letter.recipient_list, "subject": letter.subject,
          "account": labels[letter.id], "attempts": letter.attempts,
          "error": letter.last_error, "message_id": letter.message_id,
-         "created_at": letter.created_at.isoformat(timespec="seconds"),
-         "sent_at": letter.sent_at.isoformat(timespec="seconds") if letter.sent_at else None}
+         "created_at": letter.created_at, "sent_at": letter.sent_at}
         for letter in letters
     ]
 
@@ -122,7 +122,7 @@ def _clamp(day: date) -> date:
 
 def _utc_midnight(day: date) -> datetime:
     """The start of ``day`` in the portal's time zone, as the naive UTC the columns store."""
-    zone = ZoneInfo(setting("TIMEZONE"))
+    zone = ZoneInfo(display_zone())
     return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
 
 

@@ -1,10 +1,9 @@
 """The SMTP engine: settings, network policy, connections and verification — each once."""
-from .check import CODES, CheckResult, check
+from .check import CheckResult, check
 from .policy import BlockedTarget, NetworkPolicy
 from .settings import AuthType, InvalidSettings, Security, SmtpSettings
 
 __all__ = [
-    "CODES",
     "AuthType",
     "BlockedTarget",
     "CheckResult",

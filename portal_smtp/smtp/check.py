@@ -14,7 +14,6 @@ import logging
 import re
 import smtplib
 import ssl
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
@@ -42,22 +41,6 @@ TEST_SUBJECT = "Проверка отправки почты"
 OK_MESSAGE = "Данные доступа верны!"
 MAX_REPLY_LENGTH = 200
 
-CODES = (
-    "ok",
-    "dns",
-    "refused",
-    "timeout",
-    "tls",
-    "starttls_unsupported",
-    "auth_failed",
-    "auth_unsupported",
-    "sender_refused",
-    "recipient_refused",
-    "blocked_host",
-    "unexpected",
-)
-
-
 @dataclass(frozen=True)
 class CheckResult:
     """The verdict of one check: ``ok``, a machine ``code`` and a Russian ``message``."""
@@ -68,7 +51,6 @@ class CheckResult:
     #: The failing step's reply code and text, sanitised and truncated ("" when none).
     reply: str = ""
     checked_at: datetime = field(default_factory=utcnow)
-    elapsed: float = 0.0
 
     def as_json(self) -> dict[str, object]:
         """The public shape printed by ``smtp check``."""
@@ -257,7 +239,6 @@ def check(
     :param policy: the network policy that judges the host and port.
     :param label: how the test letter names the account being checked.
     """
-    started = time.monotonic()
     recipient = recipient or sender
     watchdog = Watchdog()
     watchdog.arm(settings.timeout)
@@ -266,7 +247,7 @@ def check(
         try:
             wire_sender, wire_recipient = wire_address(sender), wire_address(recipient)
         except AddressError as error:
-            return _result(False, "unexpected", f"Ошибка SMTP: {error}.", "", started)
+            return CheckResult(False, "unexpected", f"Ошибка SMTP: {error}.")
         smtp = open_session(
             settings,
             policy=policy,
@@ -296,7 +277,7 @@ def check(
     except BaseException as error:  # classify every failure; re-raise only real interrupts
         if isinstance(error, KeyboardInterrupt | SystemExit):
             raise
-        return failure_result(error, watchdog, settings, started)
+        return failure_result(error, watchdog, settings)
     finally:
         if smtp is not None:
             smtp.close()
@@ -304,11 +285,11 @@ def check(
     message = OK_MESSAGE
     if send_test_letter:
         message += f" Тестовое письмо отправлено на {recipient}."
-    return _result(True, "ok", message, "", started)
+    return CheckResult(True, "ok", message)
 
 
 def failure_result(error: BaseException, watchdog: Watchdog, settings: SmtpSettings,
-                   started: float | None = None, protocol: str = "SMTP") -> CheckResult:
+                   protocol: str = "SMTP") -> CheckResult:
     """The verdict for a failure while talking to the server of ``settings``.
 
     Used by the check and by the outbox workers, so both explain failures the same way.
@@ -319,11 +300,7 @@ def failure_result(error: BaseException, watchdog: Watchdog, settings: SmtpSetti
         message += _port_hint(settings)
     if reply:
         message += f" Ответ сервера: {reply}"
-    return _result(False, code, message, reply, started or time.monotonic())
-
-
-def _result(ok: bool, code: str, message: str, reply: str, started: float) -> CheckResult:
-    return CheckResult(ok, code, message, reply, elapsed=time.monotonic() - started)
+    return CheckResult(False, code, message, reply)
 
 
 def _classify(

@@ -10,10 +10,9 @@ from __future__ import annotations
 import contextlib
 import imaplib
 import re
-import time
 
 from .auth import AuthFailed, AuthUnsupported
-from .check import CheckResult, ProtocolError, _result, failure_result
+from .check import CheckResult, ProtocolError, failure_result
 from .connection import (
     ReplyTooLong,
     Resolver,
@@ -88,7 +87,6 @@ def _readable(text: str) -> str:
 def check_imap(settings: SmtpSettings, *, policy: NetworkPolicy,
                resolver: Resolver = system_resolver) -> CheckResult:
     """Connect, secure and log in to an IMAP server; never raises for server problems."""
-    started = time.monotonic()
     watchdog = Watchdog()
     watchdog.arm(settings.timeout)
     context = tls_context(settings.verify_tls)
@@ -108,10 +106,10 @@ def check_imap(settings: SmtpSettings, *, policy: NetworkPolicy,
             raise
         if isinstance(error, imaplib.IMAP4.error) and not watchdog.expired:
             error = ProtocolError(_readable(str(error)))
-        return failure_result(error, watchdog, settings, started, protocol="IMAP")
+        return failure_result(error, watchdog, settings, protocol="IMAP")
     finally:
         if imap is not None:
             with contextlib.suppress(OSError):  # the connection may already be gone
                 imap.shutdown()
         watchdog.close()
-    return _result(True, "ok", OK_MESSAGE, "", started)
+    return CheckResult(True, "ok", OK_MESSAGE)

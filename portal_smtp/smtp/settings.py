@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import idna
 
@@ -95,6 +95,19 @@ def host_port(host: str, port: int | None) -> str:
     return f"{host}:{port}"
 
 
+def secure_choice(port: int | None, secure: bool) -> tuple[int, Security]:
+    """The port and protection a «Использовать защищённое соединение» checkbox means.
+
+    Ticked: a blank port or 465 is 465 with SSL/TLS, any other port STARTTLS. Unticked: no
+    protection, port 25 when blank. Mailboxes' sending settings and CRM senders both use it.
+    """
+    if not secure:
+        return port or Security.NONE.default_port, Security.NONE
+    if not port or port == Security.SSL.default_port:
+        return Security.SSL.default_port, Security.SSL
+    return port, Security.STARTTLS
+
+
 @dataclass(frozen=True)
 class SmtpSettings:
     """How to reach and log in to one SMTP server.
@@ -148,10 +161,6 @@ class SmtpSettings:
         """The port, never ``None`` after validation."""
         assert self.port is not None
         return self.port
-
-    def with_password(self, password: str) -> SmtpSettings:
-        """A copy with another password (a blank password on edit keeps the stored one)."""
-        return replace(self, password=password)
 
 
 def _enum(kind, value, what):

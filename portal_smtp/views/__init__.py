@@ -4,13 +4,19 @@ from __future__ import annotations
 from datetime import UTC
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, current_app, request
+from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
+from wtforms import ValidationError
 
-from .. import resource_dir
+from ..config import development, display_zone
+from ..extension import current_user_is_admin
+from ..paths import resource_dir
+from ..services.crm import letter
 
 
-def register_blueprints(app: Flask) -> None:
-    """Register the module's blueprints (the test mailbox only outside production)."""
+def register_blueprints(app: Flask, parts: frozenset[str]) -> None:
+    """Register the blueprints of the ``parts`` the host asked for (the test mailbox only in
+    development mode or a test run), with CSRF enforced on the module's own routes."""
     from ..crypto import is_unreadable
     from . import admin, crm, devmail, mail
     from .errors import register_converters
@@ -24,23 +30,30 @@ def register_blueprints(app: Flask) -> None:
         static_url_path="/portal_smtp/static",
     )
     app.register_blueprint(assets)
-    app.register_blueprint(admin.bp)
-    app.register_blueprint(mail.bp)
-    app.register_blueprint(crm.bp)
-    if app.config["ENV"] != "production":
-        app.register_blueprint(devmail.bp)
+    wanted = {"admin": admin.bp, "mail": mail.bp, "crm": crm.bp}
+    if development(app):
+        wanted["devmail"] = devmail.bp
+    for part, blueprint in wanted.items():
+        if part in parts:
+            app.register_blueprint(blueprint)
+    app.before_request(protect_from_csrf)
+    if "crm" in parts:  # the composer a host includes, and its letters' status
+        app.add_template_global(crm.render_composer, "portal_smtp_composer")
+        app.add_template_global(letter, "portal_smtp_letter")
+    app.add_template_global(generate_csrf, "portal_smtp_csrf_token")
+    app.add_template_global(current_user_is_admin, "portal_smtp_is_admin")
 
-    @app.context_processor
-    def navigation():
-        return {"has_endpoint": lambda name: name in app.view_functions}
+    # Every name the module adds to the host's Jinja environment carries the ``portal_smtp_``
+    # prefix, so a host's own ``local`` or ``plural`` filter is neither replaced nor shadowed.
+    app.add_template_global(has_endpoint, "portal_smtp_has_endpoint")
+    app.add_template_filter(plural, "portal_smtp_plural")
+    app.add_template_filter(ago, "portal_smtp_ago")
+    # ``{% if account.password is portal_smtp_unreadable %}``: a secret no configured key
+    # decrypts.
+    app.add_template_test(is_unreadable, "portal_smtp_unreadable")
+    zone = ZoneInfo(display_zone(app))
 
-    app.add_template_filter(plural)
-    app.add_template_filter(ago)
-    # ``{% if account.password is smtp_unreadable %}``: a secret no configured key decrypts.
-    app.add_template_test(is_unreadable, "smtp_unreadable")
-    zone = ZoneInfo(app.config["TIMEZONE"])
-
-    @app.template_filter("local")
+    @app.template_filter("portal_smtp_local")
     def local_time(moment, seconds: bool = False) -> str:
         """A time (stored naive UTC, or aware) in the portal's zone: «24.11.2026 10:42»."""
         if moment is None:
@@ -48,6 +61,30 @@ def register_blueprints(app: Flask) -> None:
         aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
         shown = aware.astimezone(zone)
         return shown.strftime("%d.%m.%Y %H:%M:%S" if seconds else "%d.%m.%Y %H:%M")
+
+
+#: Methods that change something: each request needs the session's CSRF token.
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def protect_from_csrf() -> None:
+    """Validate the CSRF token of a state-changing request to the module's routes — only
+    those: Flask-WTF has no per-blueprint switch, and a host's own JSON routes must keep
+    working (SPEC §16). Raises :class:`CSRFError` (400)."""
+    if request.method not in UNSAFE_METHODS or not (request.blueprint or "").startswith(
+            "portal_smtp"):
+        return
+    token = (request.form.get("csrf_token") or request.headers.get("X-CSRFToken")
+             or request.headers.get("X-CSRF-Token"))
+    try:
+        validate_csrf(token)
+    except ValidationError as error:
+        raise CSRFError(error.args[0]) from None
+
+
+def has_endpoint(name: str) -> bool:
+    """Whether the application has the endpoint ``name`` (a part the host left out has none)."""
+    return name in current_app.view_functions
 
 
 def ago(moment) -> str:

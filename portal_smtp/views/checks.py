@@ -13,11 +13,9 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_limiter.util import get_remote_address
-from limits import parse_many
-from limits.strategies import MovingWindowRateLimiter
 
 from ..config import setting
-from ..extensions import limiter
+from ..ratelimit import hit
 from ..services.verification import BUSY_CODE
 from ..smtp import CheckResult
 from .helpers import user_rate_key
@@ -36,18 +34,9 @@ def admit_check() -> CheckResult | None:
 
     Returns None when the check may run, else the refusal to show in its place.
     """
-    if not limiter.enabled:
-        return None
-    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or ""
-    buckets = ((setting("SMTP_CHECK_RATE_LIMIT"), user_rate_key()),
-               (setting("SMTP_CHECK_RATE_LIMIT_IP"), f"ip:{get_remote_address()}"))
-    # A moving window: a fixed one lets twice the allowance through around a minute's turn.
-    window = MovingWindowRateLimiter(limiter.limiter.storage)
-    admitted = True
-    for limits_text, key in buckets:
-        for item in parse_many(limits_text or ""):
-            # Every bucket is counted (no short-circuit): a refused user still spends the IP's.
-            admitted = window.hit(item, *filter(None, (prefix, SCOPE, key))) and admitted
+    user_ok = hit(setting("SMTP_CHECK_RATE_LIMIT"), SCOPE, user_rate_key())
+    ip_ok = hit(setting("SMTP_CHECK_RATE_LIMIT_IP"), SCOPE, f"ip:{get_remote_address()}")
+    admitted = user_ok and ip_ok
     if admitted:
         return None
     current_app.logger.info("check refused by the rate limit for %s", user_rate_key())

@@ -1,14 +1,37 @@
-"""The minimal CRM: entities with a timeline and the e-mail composer; CRM senders (SPEC §8)."""
+"""The CRM composer a host includes on its entity pages, and CRM senders (SPEC §8, §16).
+
+The entities are the host's: it hands the module a lookup (``crm_entity``) that returns the
+entity a user may write from, and records each queued letter on its own timeline when the
+module announces it (:data:`~portal_smtp.signals.composer_letter_queued`).
+"""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
-from sqlalchemy import select
+from urllib.parse import urlsplit
 
-from ..extensions import db, limiter
-from ..forms.crm import ComposeForm, EntityForm, SenderForm
-from ..models import CrmEntity, CrmSender, EmailTemplate, SenderConfirmation, User
-from ..models.crm import ENTITY_KINDS
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_htmx import make_response
+from flask_login import current_user, login_required
+from markupsafe import Markup
+
+from ..extension import EntityRef, user_key, user_name
+from ..extensions import db, htmx
+from ..forms.crm import ComposeForm, SenderForm
+from ..models import (
+    CrmSender,
+    EmailTemplate,
+    OutboxStatus,
+    SenderConfirmation,
+)
+from ..ratelimit import hit
 from ..services import crm as service
 from ..services.crm_senders import can_delete, senders_for
 from ..services.storage import db_id
@@ -18,34 +41,30 @@ from .checks import admit_check, check_status
 from .errors import handle_module_errors
 from .helpers import render_page, user_rate_key
 
-bp = Blueprint("crm", __name__, url_prefix="/crm")
+bp = Blueprint("portal_smtp_crm", __name__, url_prefix="/crm")
+#: «Добавить отправителя» sends code letters and runs checks: per user and minute.
+SENDER_RATE_LIMIT = "20/minute"
 handle_module_errors(bp)  # storage failures: a Russian 503, not a 500
 
 
-@bp.route("/", methods=["GET", "POST"])
-@login_required
-def index():
-    """Deals, leads, contacts and companies; a new one from the form."""
-    form = EntityForm()
-    if form.validate_on_submit():
-        entity = CrmEntity(kind=form.kind.data, title=form.title.data.strip(),
-                           email=(form.email.data or "").strip(), owner_id=current_user.id)
-        db.session.add(entity)
-        db.session.commit()
-        return redirect(url_for(".entity", entity_id=entity.id))
-    entities = db.session.scalars(select(CrmEntity).order_by(CrmEntity.kind, CrmEntity.id)).all()
-    return render_template("portal_smtp/crm/index.html", entities=entities, form=form,
-                           kinds=ENTITY_KINDS), 422 if form.errors else 200
+def entity_ref(kind: str, entity_id: str) -> EntityRef:
+    """The host's entity the current user may write from, or 404 (the host decides)."""
+    lookup = current_app.extensions["portal_smtp"].crm_entity
+    ref = lookup(kind, entity_id, current_user) if lookup is not None else None
+    if ref is None:
+        abort(404)
+    return ref
 
 
-def _composer_form(entity: CrmEntity, formdata=None) -> ComposeForm:
+def _composer_form(entity: EntityRef, formdata=None) -> ComposeForm:
     form = ComposeForm(formdata=formdata) if formdata is not None else ComposeForm()
     mailboxes, senders = senders_for(current_user)
-    form.sender.choices = [(f"mailbox:{m.id}", f"{current_user.full_name} <{m.email}> — ящик")
+    key = user_key(current_user)
+    form.sender.choices = [(f"mailbox:{m.id}", f"{user_name(current_user)} <{m.email}> — ящик")
                            for m in mailboxes] + [
         (f"sender:{s.id}", f"{s.name or s.email} <{s.email}>"
-         + (" — свой SMTP" if s.has_smtp else "") + ("" if s.user_id == current_user.id
-                                                      else " — общий")) for s in senders]
+         + (" — свой SMTP" if s.has_smtp else "") + ("" if s.user_id == key else " — общий"))
+        for s in senders]
     form.template.choices = [("", "— без шаблона —")] + [
         (str(t.id), t.name) for t in service.templates_for(current_user)]
     if formdata is None and entity.email and not form.to.entries[0].data:
@@ -53,32 +72,41 @@ def _composer_form(entity: CrmEntity, formdata=None) -> ComposeForm:
     return form
 
 
-def _page(entity: CrmEntity, form: ComposeForm, status: int = 200):
+def composer_context(entity: EntityRef, back: str, form: ComposeForm | None = None,
+                     note: str = "") -> dict:
+    """What the composer partial needs: the form, the senders and where to return."""
     mailboxes, senders = senders_for(current_user)
-    author_ids = {a.author_id for a in entity.activities if a.author_id}
-    authors = {u.id: u.full_name for u in db.session.scalars(
-        select(User).where(User.id.in_(author_ids)))} if author_ids else {}
-    context = {"entity": entity, "form": form, "mailboxes": mailboxes, "senders": senders,
-               "authors": authors,
-               "can_delete": lambda s: can_delete(current_user, s),
-               "letter_status": service.letter_status}
-    return render_page("portal_smtp/crm/entity.html", "portal_smtp/crm/_composer.html",
-                       **context), status
-
-
-@bp.route("/<smtp_id:entity_id>")
-@login_required
-def entity(entity_id: int):
-    """An entity's card: timeline, senders and the composer (a template fills it in)."""
-    item = db.get_or_404(CrmEntity, entity_id)
-    form = _composer_form(item)
+    form = form or _composer_form(entity)
     template_id = request.args.get("template", type=db_id)
-    if template_id:
+    if template_id and not form.is_submitted():
         template = db.session.get(EmailTemplate, template_id)
-        if template is not None and template.user_id == current_user.id:
+        if template is not None and template.user_id == user_key(current_user):
             form.subject.data, form.body.data = template.subject, template.body_html
             form.template.data = str(template.id)
-    return _page(item, form)
+    return {"entity": entity, "form": form, "mailboxes": mailboxes, "senders": senders,
+            "back": back, "note": note, "can_delete": lambda s: can_delete(current_user, s)}
+
+
+def render_composer(kind: str, entity_id: object, title: str, email: str = "",
+                    back: str | None = None) -> Markup:
+    """``{{ portal_smtp_composer(kind, id, title, email, back) }}``: the e-mail composer a
+    host includes on its entity page (SPEC §16); ``back`` is where to return after sending
+    (default: the current page)."""
+    entity = EntityRef(kind, str(entity_id), title, email)
+    context = composer_context(entity, safe_back(back or request.full_path))
+    # On the host's own page: bring the module's scripts (htmx, portal.js) along.
+    return Markup(render_template("portal_smtp/crm/_composer.html", standalone=True,
+                                  **context))
+
+
+def safe_back(target: str | None) -> str:
+    """A same-site path to return to (no open redirect), else the site's root."""
+    if target and target.startswith("/") and not target.startswith("//") and \
+            "\\" not in target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target.rstrip("?")
+    return "/"
 
 
 @bp.route("/template")
@@ -87,17 +115,20 @@ def template_fill():
     """«Шаблон»: the chosen template's subject and body, swapped in without touching the
     other fields the manager has filled in."""
     template = db.session.get(EmailTemplate, request.args.get("template", 0, type=db_id))
-    if template is None or template.user_id != current_user.id:
+    if template is None or template.user_id != user_key(current_user):
         abort(404)
     return render_template("portal_smtp/crm/_template_fill.html", template=template)
 
 
-@bp.route("/<smtp_id:entity_id>/email", methods=["POST"])
+@bp.route("/compose/<string(maxlength=32):kind>/<string(maxlength=64):entity_id>",
+          methods=["POST"])
 @login_required
-def send(entity_id: int):
-    """«Отправить» (queues the letter, adds it to the timeline) or «Сохранить как шаблон»."""
-    item = db.get_or_404(CrmEntity, entity_id)
-    form = _composer_form(item, request.form)
+def send(kind: str, entity_id: str):
+    """«Отправить» (queues the letter; the host records it on its timeline) or «Сохранить
+    как шаблон». Errors come back in the composer with the draft kept."""
+    entity = entity_ref(kind, entity_id)
+    back = safe_back(request.form.get("back"))
+    form = _composer_form(entity, request.form)
     if request.form.get("action") == "save_template":
         form.subject.validators = []
         try:
@@ -105,46 +136,57 @@ def send(entity_id: int):
                                   form.subject.data or "", form.body.data or "")
         except service.CrmError as error:
             form.template_name.errors = [str(error)]
-            return _page(item, form, 422)
+            return _composer_reply(entity, back, form, 422)
         db.session.commit()
-        flash(f"Шаблон «{form.template_name.data.strip()}» сохранён.", "success")
-        form = _composer_form(item, request.form)  # the draft stays as it was typed
-        return _page(item, form)
+        note = f"Шаблон «{form.template_name.data.strip()}» сохранён."
+        return _composer_reply(entity, back, _composer_form(entity, request.form), 200, note)
     if not form.validate():
-        return _page(item, form, 422)
+        return _composer_reply(entity, back, form, 422)
     data = service.ComposeInput(
         sender=form.sender.data or "", to=service.split_addresses([e.data for e in form.to]),
         cc=service.split_addresses([form.cc.data]), bcc=service.split_addresses([form.bcc.data]),
         subject=form.subject.data.strip(), body_html=form.body.data or "",
         copy_to_me=form.copy_to_me.data, important=form.important.data)
     try:
-        activity = service.send_from_entity(current_user, item, data)
+        outbox_id = service.send_from_composer(current_user, entity, data)
     except service.CrmError as error:
         form.subject.errors = [*form.subject.errors, str(error)]
-        return _page(item, form, 422)
+        return _composer_reply(entity, back, form, 422)
     db.session.commit()
-    letter = service.letter_status(activity)
-    if letter is not None and letter.status == "failed":
-        flash(f"Письмо не отправлено: {letter.last_error}", "error")
+    queued = service.letter(outbox_id)
+    if queued is not None and queued.status == OutboxStatus.FAILED:
+        flash(f"Письмо не отправлено: {queued.last_error}", "error")
     else:
         flash("Письмо поставлено в очередь на отправку.", "success")
-    return redirect(url_for(".entity", entity_id=item.id))
+    if htmx:
+        return make_response("", 204, redirect=back)
+    return redirect(back)
+
+
+def _composer_reply(entity: EntityRef, back: str, form: ComposeForm, status: int,
+                    note: str = ""):
+    """The composer again — alone for HTMX, else on a page of its own — with the draft."""
+    context = composer_context(entity, back, form, note)
+    return render_page("portal_smtp/crm/compose_page.html", "portal_smtp/crm/_composer.html",
+                       **context), status
 
 
 # --- senders ------------------------------------------------------------------------------
 
 @bp.route("/senders/new", methods=["GET", "POST"])
 @login_required
-@limiter.limit("20/minute", key_func=user_rate_key, methods=["POST"])
 def sender_new():
     """«Добавить отправителя»: a code sent to the address, or «SMTP-сервера»."""
-    back = request.values.get("back", type=db_id)
+    if request.method == "POST" and not hit(SENDER_RATE_LIMIT, "portal_smtp-senders",
+                                            user_rate_key()):
+        abort(429)  # code letters and checks: a bounded number a minute per user
+    back = safe_back(request.values.get("back"))
     form = SenderForm()
     confirmation = None
     confirmation_id = request.values.get("confirmation", type=db_id)
     if confirmation_id:
         confirmation = db.session.get(SenderConfirmation, confirmation_id)
-        if confirmation is None or confirmation.user_id != current_user.id:
+        if confirmation is None or confirmation.user_id != user_key(current_user):
             abort(404)
     result = None
     if request.method == "POST" and form.validate():
@@ -200,12 +242,10 @@ def _add_smtp(form: SenderForm):
     return None
 
 
-def _done(back: int | None, message: str):
+def _done(back: str, message: str):
     db.session.commit()
     flash(message, "success")
-    if back:
-        return redirect(url_for(".entity", entity_id=back))
-    return redirect(url_for(".index"))
+    return redirect(back)
 
 
 @bp.route("/senders/<smtp_id:sender_id>/delete", methods=["POST"])
@@ -213,9 +253,9 @@ def _done(back: int | None, message: str):
 def sender_delete(sender_id: int):
     """Delete a CRM sender the user added."""
     sender = db.get_or_404(CrmSender, sender_id)
-    if sender.user_id != current_user.id and not sender.shared:
+    if sender.user_id != user_key(current_user) and not sender.shared:
         abort(404)  # someone else's private sender: as good as missing
-    back = request.form.get("back", type=db_id)
+    back = safe_back(request.form.get("back"))
     try:
         service.delete_sender(current_user, sender)
     except service.CrmError as error:
@@ -223,4 +263,4 @@ def sender_delete(sender_id: int):
     else:
         db.session.commit()
         flash(f"Отправитель {sender.email} удалён.", "success")
-    return redirect(url_for(".entity", entity_id=back) if back else url_for(".index"))
+    return redirect(back)

@@ -8,6 +8,7 @@ from typing import Any
 from flask import abort, render_template
 from flask_login import current_user, login_required
 
+from ..extension import current_user_is_admin
 from ..extensions import htmx
 
 
@@ -17,7 +18,7 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     @login_required
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if not current_user.is_admin:
+        if not current_user_is_admin():
             abort(403)
         return view(*args, **kwargs)
 
