@@ -142,7 +142,6 @@ class PortalSmtp:
         """Register the module on ``app``."""
         from . import models  # noqa: F401  (declares the tables on the module's MetaData)
         from .cli import smtp_cli
-        from .extensions import htmx
         from .ratelimit import attach_storage, in_memory
         from .views import register_blueprints
 
@@ -161,8 +160,6 @@ class PortalSmtp:
         state.check_slots = threading.BoundedSemaphore(
             int(setting("SMTP_MAX_CONCURRENT_CHECKS", app)))
         attach_storage(app)
-        if "htmx" not in app.extensions:
-            htmx.init_app(app)
         self._add_layout(app)
         register_blueprints(app, self.parts)
         app.cli.add_command(smtp_cli)

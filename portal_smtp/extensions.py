@@ -52,4 +52,6 @@ class HostDatabase:
 
 
 db = HostDatabase()
+# Reads the HTMX request headers; never ``init_app``-ed, which would add an unprefixed
+# ``htmx`` to the host's templates.
 htmx = HTMX()

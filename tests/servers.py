@@ -177,10 +177,12 @@ class BlackHole:
 class ScriptedServer:
     """A raw TCP server that plays a fixed misbehaviour to each client, in its own thread."""
 
-    def __init__(self, behaviour) -> None:
+    backlog = 16
+
+    def __init__(self, behaviour=None) -> None:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
+        self.sock.listen(self.backlog)
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
         self.behaviour = behaviour
@@ -196,7 +198,10 @@ class ScriptedServer:
                 continue
             except OSError:
                 return
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+            self._accepted(conn)
+
+    def _accepted(self, conn: socket.socket) -> None:
+        threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
 
     def _handle(self, conn: socket.socket) -> None:
         with conn, contextlib.suppress(OSError):  # the client hung up: that is the point
@@ -474,36 +479,24 @@ def imap_huge_literal(conn: socket.socket, stopping: threading.Event) -> None:
         conn.sendall(b"x" * 1024)
 
 
-class HoldingServer:
+class HoldingServer(ScriptedServer):
     """Accepts connections and never says a word, like :class:`BlackHole`, but keeps them
     so a test can wait until ``count`` clients are hanging on it and then let them go
     (closing them, which ends each client's wait at once)."""
 
+    backlog = 64
+
     def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
         self.held: list[socket.socket] = []
         self.accepted = 0
         self.changed = threading.Condition()
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        super().__init__()
 
-    def _serve(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with self.changed:
-                self.held.append(conn)
-                self.accepted += 1
-                self.changed.notify_all()
+    def _accepted(self, conn: socket.socket) -> None:
+        with self.changed:
+            self.held.append(conn)
+            self.accepted += 1
+            self.changed.notify_all()
 
     def wait_for(self, count: int, timeout: float = 30) -> bool:
         """Wait until ``count`` connections are held at once; False if that never happens."""
@@ -519,8 +512,7 @@ class HoldingServer:
             self.held.clear()
 
     def stop(self) -> None:
-        self.stopping.set()
-        self.sock.close()
+        super().stop()
         self.release()
 
 
