@@ -319,6 +319,10 @@ def page(browser, request):
     """A fresh browser context per test; a screenshot is kept when the test fails."""
     context = browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})
     context.set_default_timeout(15_000)
+    # Assertions wait as long as actions: two shared cores can be slow, never wrong.
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)
     tab = context.new_page()
     yield tab
     report = getattr(request.node, "rep_call", None)

@@ -37,10 +37,10 @@ def terminated(signum, frame):
 signal.signal(signal.SIGTERM, terminated)
 for name in ignored:
     signal.signal(getattr(signal, name), signal.SIG_IGN)
-with open(pid_file + ".tmp", "w") as handle:
-    handle.write(str(os.getpid()))
-os.replace(pid_file + ".tmp", pid_file)
-try:
+try:  # the pid file is written inside: a SIGINT right after it still lands here
+    with open(pid_file + ".tmp", "w") as handle:
+        handle.write(str(os.getpid()))
+    os.replace(pid_file + ".tmp", pid_file)
     time.sleep(600)
 except KeyboardInterrupt:
     open(pid_file + ".interrupted", "w").close()

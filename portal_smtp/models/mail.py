@@ -8,6 +8,7 @@ from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import Base
+from ..smtp.settings import host_port
 from ..timeutil import utcnow
 from .check_status import CheckStatusMixin
 from .smtp_server import SmtpServerMixin
@@ -147,6 +148,13 @@ class MailboxSending(CheckStatusMixin, SmtpServerMixin, Base):
     def smtp_values(self) -> dict[str, Any]:
         """The server this mailbox sends through (see :func:`sending_server`)."""
         return sending_server(self.mailbox, self)
+
+    @property
+    def server_address(self) -> str:
+        """«server:port» it sends through, for pages (no password is read: one no key
+        decrypts must not break the list)."""
+        values = sending_server(self.mailbox, self)
+        return host_port(values["host"], values["port"])
 
 
 def sending_server(mailbox: Mailbox, values) -> dict[str, Any]:

@@ -48,7 +48,7 @@ def list_args(values: Any) -> dict[str, Any]:
     """The list's state (``q``, ``state``, ``page``) from a query string or a form, cleaned:
     what the list links carry and where every action returns to."""
     args: dict[str, Any] = {}
-    text = (values.get("q") or "").strip()[:200]
+    text = (values.get("q") or "").replace("\x00", "").strip()[:200]  # PostgreSQL refuses NUL
     if text:
         args["q"] = text
     if values.get("state") in STATES and values.get("state"):
