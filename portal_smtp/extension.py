@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
@@ -84,7 +84,6 @@ class ExtensionState:
     check_slots: threading.BoundedSemaphore | None = None
     #: Where the module counts while the host has no Flask-Limiter (see :mod:`.ratelimit`).
     own_storage: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def build_policy(app: Flask) -> NetworkPolicy:
@@ -106,7 +105,7 @@ class PortalSmtp:
     :param user_name: ``user_name(user) -> str`` (default: ``full_name``, ``name`` or
         ``username``).
     :param crm_entity: ``crm_entity(kind, id, user)`` returns the host's CRM entity the
-        user may write from as :class:`~portal_smtp.services.crm.EntityRef`, or None (404);
+        user may write from as an :class:`EntityRef`, or None (404);
         the composer is refused without it.
     :param is_admin: ``is_admin(user) -> bool`` for the host's user objects (default: their
         ``is_admin`` attribute).
@@ -149,9 +148,10 @@ class PortalSmtp:
             raise TypeError("PortalSmtp needs the host's Flask-SQLAlchemy instance and user "
                             "model: PortalSmtp(app, db=db, user_model=User)")
         apply_defaults(app)
-        key_column = sa_inspect(self.user_model).primary_key[0]
+        mapper = sa_inspect(self.user_model)
+        key_column = mapper.primary_key[0]
         state = ExtensionState(db=self.db, is_admin=self.is_admin, parts=self.parts,
-                               user_key_attribute=key_column.key,
+                               user_key_attribute=mapper.get_property_by_column(key_column).key,
                                user_key_type=_key_reader(key_column.type.python_type),
                                user_name=self.user_name, crm_entity=self.crm_entity)
         app.extensions["portal_smtp"] = state
