@@ -103,17 +103,12 @@ def _page_url(args: dict[str, Any], number: int) -> str:
 def new():
     """«Новый пользователь»: login, name, address, role and the password twice."""
     form = UserAddForm()
-    if form.validate_on_submit():
-        try:
-            user = create_user(form.username.data, form.full_name.data, form.email.data,
-                               form.password.data, admin=form.role.data == "admin")
-        except UserError as error:
-            db.session.rollback()
-            form.form_errors.append(str(error))
-        else:
-            db.session.commit()
-            flash(f"Пользователь {user.username} добавлен.", "success")
-            return _back()
+    if form.validate_on_submit() and _attempt(
+            lambda: create_user(form.username.data, form.full_name.data, form.email.data,
+                                form.password.data, admin=form.role.data == "admin"),
+            form.form_errors.append):
+        flash(f"Пользователь {form.username.data.strip()} добавлен.", "success")
+        return _back()
     return _form_page(form, "Новый пользователь", None), 422 if form.errors else 200
 
 
@@ -122,17 +117,12 @@ def edit(user_id: int):
     """«Изменить»: name, address and role."""
     user = _load(user_id)
     form = UserEditForm(obj=user)
-    if form.validate_on_submit():
-        try:
-            update_user(user, form.full_name.data, form.email.data, form.role.data,
-                        actor=current_user)
-        except UserError as error:
-            db.session.rollback()
-            form.form_errors.append(str(error))
-        else:
-            db.session.commit()
-            flash(f"Пользователь {user.username} сохранён.", "success")
-            return _back()
+    if form.validate_on_submit() and _attempt(
+            lambda: update_user(user, form.full_name.data, form.email.data, form.role.data,
+                                actor=current_user),
+            form.form_errors.append):
+        flash(f"Пользователь {user.username} сохранён.", "success")
+        return _back()
     return _form_page(form, f"Пользователь {user.username}", user), 422 if form.errors else 200
 
 
@@ -141,16 +131,10 @@ def password(user_id: int):
     """«Сменить пароль»: the user's sessions end."""
     user = _load(user_id)
     form = PasswordForm()
-    if form.validate_on_submit():
-        try:
-            change_password(user, form.password.data)
-        except UserError as error:
-            db.session.rollback()
-            form.form_errors.append(str(error))
-        else:
-            db.session.commit()
-            flash(f"Пароль пользователя {user.username} изменён.", "success")
-            return _back()
+    if form.validate_on_submit() and _attempt(
+            lambda: change_password(user, form.password.data), form.form_errors.append):
+        flash(f"Пароль пользователя {user.username} изменён.", "success")
+        return _back()
     return (_form_page(form, f"Новый пароль: {user.username}", user),
             422 if form.errors else 200)
 
@@ -160,13 +144,7 @@ def toggle_active(user_id: int):
     """«Отключить» / «Включить» (the posted ``active`` is ``1`` or ``0``)."""
     user = _load(user_id)
     active = request.form.get("active") == "1"
-    try:
-        set_active(user, active, actor=current_user)
-    except UserError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-    else:
-        db.session.commit()
+    if _attempt(lambda: set_active(user, active, actor=current_user), _flash_error):
         flash(f"Пользователь {user.username} {'включён' if active else 'отключён'}.", "success")
     return _back()
 
@@ -178,18 +156,29 @@ def delete(user_id: int):
     user = _load(user_id)
     if request.method == "POST":
         username = user.username
-        try:
-            delete_user(user, actor=current_user)
-        except UserError as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
+        if _attempt(lambda: delete_user(user, actor=current_user), _flash_error):
             flash(f"Пользователь {username} удалён.", "success")
         return _back()
     blocked = "Нельзя удалить самого себя." if user.id == current_user.id else None
     return render_template("portal/users/confirm_delete.html", user=user, blocked=blocked,
                            args=list_args(request.args))
+
+
+def _attempt(operation, report) -> bool:
+    """Run one user operation: commit what it did, or roll back and ``report`` its Russian
+    refusal; returns whether it was done."""
+    try:
+        operation()
+    except UserError as error:
+        db.session.rollback()
+        report(str(error))
+        return False
+    db.session.commit()
+    return True
+
+
+def _flash_error(text: str) -> None:
+    flash(text, "error")
 
 
 def _form_page(form, title: str, user: User | None) -> str:

@@ -12,6 +12,7 @@ from ..config import development, display_zone
 from ..extension import current_user_is_admin
 from ..paths import resource_dir
 from ..services.crm import letter
+from ..smtp.settings import host_port
 
 
 def register_blueprints(app: Flask, parts: frozenset[str]) -> None:
@@ -41,6 +42,7 @@ def register_blueprints(app: Flask, parts: frozenset[str]) -> None:
         app.add_template_global(crm.render_composer, "portal_smtp_composer")
         app.add_template_global(letter, "portal_smtp_letter")
     app.add_template_global(generate_csrf, "portal_smtp_csrf_token")
+    app.add_template_global(host_port, "portal_smtp_host_port")  # the one IPv6 bracket rule
     app.add_template_global(current_user_is_admin, "portal_smtp_is_admin")
 
     # Every name the module adds to the host's Jinja environment carries the ``portal_smtp_``
