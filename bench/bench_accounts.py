@@ -21,9 +21,10 @@ from fresh_databases import Databases
 from sqlalchemy import insert
 
 from portal_smtp.extensions import db
-from portal_smtp.models import Role, SmtpAccount, User
-from portal_smtp.paths import MIGRATIONS_DIR
+from portal_smtp.models import SmtpAccount
 from portal_smtp.portal import create_app
+from portal_smtp.portal.models import Role, User
+from portal_smtp.portal.schema import upgrade_database
 from portal_smtp.services.resolver import resolve
 
 LETTERS = 2000
@@ -31,15 +32,13 @@ PAGE_REPEATS = 60
 
 
 def build_app(uri: str, folder: Path):
-    from flask_migrate import upgrade
-
     app = create_app({
         "ENV": "testing", "SQLALCHEMY_DATABASE_URI": uri, "SECRET_KEY": "bench",
         "SMTP_KEYS": Fernet.generate_key().decode(), "WTF_CSRF_ENABLED": False,
         "INSTANCE_PATH": str(folder), "RATELIMIT_ENABLED": False,
     })
     with app.app_context():
-        upgrade(directory=MIGRATIONS_DIR)
+        upgrade_database()
     return app
 
 

@@ -2,10 +2,11 @@
 """Benchmark: outbox worker throughput and memory against raw smtplib, same run, same server.
 
 2 KB letters over implicit TLS with AUTH to a loopback aiosmtpd sink in its own process.
-Goals (issue «Outbox…»): worker ≥ 0.8× raw smtplib over one reused connection; ≥ 3× one new
-connection per letter; with several accounts and --concurrency 4, compared with four raw
-threads; peak memory of a worker draining 20,000 letters flat (vs 2,000). The worker claims
-TUNED_BATCH letters at a time (PORTAL_SMTP_WORKER_BATCH); the default batch is measured too.
+Goals (issue «Operations»): at the DEFAULT batch the worker sends ≥ 0.9× raw smtplib over one
+reused connection on SQLite (≥ 0.85× on PostgreSQL, one thread) and ≥ 4× one new connection per
+letter; limits configured far above the load cost nothing; several accounts with --concurrency
+4 are compared with four raw threads; peak memory of a worker draining 20,000 letters flat
+(vs 2,000, ≤ 1.1×). A batch of TUNED_BATCH letters is measured too.
 A claim's cost with 2,000 and 20,000 letters queued shows it does not grow with the queue.
 
     .venv/bin/python bench/bench_outbox.py [--letters 2000] [--postgres URL]
@@ -35,10 +36,10 @@ from tests.certs import make_certificates
 
 from portal_smtp import send_mail
 from portal_smtp.portal import create_app
-from portal_smtp.paths import MIGRATIONS_DIR
+from portal_smtp.portal.schema import upgrade_database
 from portal_smtp.config import DEFAULTS
 from portal_smtp.extensions import db
-from portal_smtp.services.delivery import run_workers
+from portal_smtp.worker import run_workers
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fresh_databases import Databases
@@ -107,8 +108,6 @@ TUNED_BATCH = 100
 
 
 def make_app(uri: str, folder: Path, ports: list[int], batch: int = TUNED_BATCH):
-    from flask_migrate import upgrade
-
     app = create_app({
         "ENV": "testing", "SQLALCHEMY_DATABASE_URI": uri, "SECRET_KEY": "bench",
         "SMTP_KEYS": Fernet.generate_key().decode(), "INSTANCE_PATH": str(folder),
@@ -116,19 +115,27 @@ def make_app(uri: str, folder: Path, ports: list[int], batch: int = TUNED_BATCH)
         "SMTP_WORKER_BATCH": batch,
     })
     with app.app_context():
-        upgrade(directory=MIGRATIONS_DIR)
+        upgrade_database()
     return app
 
 
-def add_accounts(app, ports: list[int]) -> list[str]:
+#: Limits far above the load (SPEC §17): pacing must cost nothing when no limit is near.
+FAR_LIMITS = {"limit_minute": 1_000_000, "limit_hour": 10_000_000, "limit_day": 100_000_000}
+
+
+def add_accounts(app, ports: list[int], **limits) -> list[str]:
     from tests.factories import make_account
 
     senders = []
     with app.app_context():
         for index, port in enumerate(ports):
             sender = LOGIN if index == 0 else f"bench{index}@example.com"
-            make_account(sender, "Бенчмарк", host="127.0.0.1", port=port, security="ssl",
-                         auth="login", login=LOGIN, password=PASSWORD)
+            account = make_account(sender, "Бенчмарк", host="127.0.0.1", port=port,
+                                   security="ssl", auth="login", login=LOGIN,
+                                   password=PASSWORD, commit=False)
+            for name, value in limits.items():
+                setattr(account, name, value)
+            db.session.commit()
             senders.append(sender)
     return senders
 
@@ -153,7 +160,8 @@ def worker_rate(app, letters: int, senders: list[str], concurrency: int) -> floa
 
 def claim_cost(app, rounds: int = 15) -> float:
     """Median milliseconds of one claim (given back at once) with the queue as it is."""
-    from portal_smtp.services.delivery import DeliveryConfig, claim, release
+    from portal_smtp.worker import DeliveryConfig
+    from portal_smtp.worker.claim import claim, release
 
     timings = []
     with app.app_context():
@@ -222,21 +230,26 @@ def main() -> None:
         default_app = make_app(uri_for("default"), folder / "default", ports,
                                batch=DEFAULTS["SMTP_WORKER_BATCH"])
         add_accounts(default_app, ports[:1])
+        limited_app = make_app(uri_for("limited"), folder / "limited", ports,
+                               batch=DEFAULTS["SMTP_WORKER_BATCH"])
+        add_accounts(limited_app, ports[:1], **FAR_LIMITS)
         multi_app = make_app(uri_for("multi"), folder / "multi", ports)
         several = add_accounts(multi_app, ports)
         # Two cores shared with the sink make single runs noisy: the rounds interleave the
         # contenders and the median of each is reported.
         rounds: dict[str, list[float]] = {k: [] for k in ("reuse", "each", "worker", "default",
-                                                          "threads", "multi")}
+                                                          "limited", "threads", "multi")}
         for _ in range(args.rounds):
             rounds["reuse"].append(raw_reuse(ports[0], certs["ca"], n))
             rounds["worker"].append(worker_rate(app, n, single, 1))
             rounds["default"].append(worker_rate(default_app, n, single, 1))
+            rounds["limited"].append(worker_rate(limited_app, n, single, 1))
             rounds["each"].append(raw_connect_each(ports[0], certs["ca"], max(200, n // 5)))
             rounds["threads"].append(raw_threads(ports, certs["ca"], n))
             rounds["multi"].append(worker_rate(multi_app, n, several, 4))
-        reuse, each, worker, default, threads, multi = (statistics.median(rounds[k]) for k in (
-            "reuse", "each", "worker", "default", "threads", "multi"))
+        reuse, each, worker, default, limited, threads, multi = (
+            statistics.median(rounds[k]) for k in (
+                "reuse", "each", "worker", "default", "limited", "threads", "multi"))
         small_rss, small_claim = worker_peak_memory(
             uri_for("mem_small"), folder / "mem_small", ports, certs["ca"],
             args.memory_letters // 10)
@@ -253,12 +266,16 @@ def main() -> None:
     print(f"raw smtplib, one reused connection   {reuse:8.0f} letters/s")
     print(f"raw smtplib, connection per letter   {each:8.0f} letters/s")
     print(f"{f'worker (1 account, batch {TUNED_BATCH})':37}{worker:8.0f} letters/s")
-    print(f"  ratio to reused raw connection     {worker / reuse:8.2f}  (goal ≥ 0.8)")
-    print(f"  ratio to connection per letter     {worker / each:8.2f}  (goal ≥ 3)")
+    print(f"  ratio to reused raw connection     {worker / reuse:8.2f}")
+    print(f"  ratio to connection per letter     {worker / each:8.2f}")
     batch = DEFAULTS["SMTP_WORKER_BATCH"]
     print(f"{f'worker, default batch ({batch})':37}{default:8.0f} letters/s")
-    print(f"  ratio to reused raw connection     {default / reuse:8.2f}")
-    print(f"  ratio to connection per letter     {default / each:8.2f}")
+    goal = 0.9 if engine == "SQLite" else 0.85
+    print(f"  ratio to reused raw connection     {default / reuse:8.2f}  (goal ≥ {goal})")
+    print(f"  ratio to connection per letter     {default / each:8.2f}  (goal ≥ 4)")
+    print(f"{'  limits configured far above load':37}{limited:8.0f} letters/s")
+    print(f"  ratio to reused raw connection     {limited / reuse:8.2f}  (goal: as above)")
+    print(f"  ratio to the same without limits   {limited / default:8.2f}  (goal ≈ 1.0)")
     print(f"raw smtplib, 4 threads × 4 servers   {threads:8.0f} letters/s")
     print(f"worker (4 accounts, concurrency 4)   {multi:8.0f} letters/s")
     print(f"  ratio to four raw threads          {multi / threads:8.2f}")

@@ -430,7 +430,7 @@ def worker_command(once: bool, concurrency: int) -> None:
     """Send what the outbox holds; stops gracefully on SIGTERM or Ctrl+C."""
     import signal
 
-    from .services.delivery import run_workers
+    from .worker import run_workers
 
     stop = threading.Event()
 

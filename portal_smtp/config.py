@@ -50,6 +50,9 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_RETRY_BASE_SECONDS": 30,  # first retry delay; doubles each time, ±20% jitter
     "SMTP_RETRY_MAX_SECONDS": 3600,
     "SMTP_WORKER_IDLE_SECONDS": 2.0,  # how long an idle worker waits before looking again
+    # A server's "limit hit" reply pauses a sender with no limits configured this long
+    # (with limits: for its shortest window). SPEC §17.
+    "SMTP_LIMIT_PAUSE_SECONDS": 900,
 }
 DEFAULT_TIMEZONE = "Europe/Moscow"
 

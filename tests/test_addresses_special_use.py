@@ -12,7 +12,6 @@ from sqlalchemy import select
 from portal_smtp import send_mail
 from portal_smtp.extensions import db
 from portal_smtp.models import OutboxMessage, SmtpAccount
-from portal_smtp.services.delivery import run_workers
 from portal_smtp.services.outbox import SendRefused
 from portal_smtp.services.resolver import resolve
 from portal_smtp.smtp.addresses import (
@@ -22,6 +21,7 @@ from portal_smtp.smtp.addresses import (
     validate_address,
     wire_address,
 )
+from portal_smtp.worker import run_workers
 
 from .conftest import csrf_token, login
 from .factories import make_account

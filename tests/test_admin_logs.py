@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from portal_smtp import send_mail
 from portal_smtp.extensions import db
 from portal_smtp.models import OutboxMessage
-from portal_smtp.services.delivery import run_workers
+from portal_smtp.worker import run_workers
 
 from .conftest import browser_login, csrf_token, login
 from .factories import make_account

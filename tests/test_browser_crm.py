@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from portal_smtp.extensions import db
 from portal_smtp.models import CrmSender
 from portal_smtp.portal.models import CrmEntity
-from portal_smtp.services.delivery import run_workers
+from portal_smtp.worker import run_workers
 
 from .conftest import browser_login, screenshot
 from .factories import make_account

@@ -17,9 +17,9 @@ from portal_smtp.models import (
 )
 from portal_smtp.services.cascade import delete_mailbox, disable_mailbox_sending
 from portal_smtp.services.crm_senders import can_delete, senders_for
-from portal_smtp.services.delivery import run_workers
 from portal_smtp.signals import mailbox_deleted
 from portal_smtp.smtp.addresses import normalize_address
+from portal_smtp.worker import run_workers
 
 from .factories import make_account
 from .mail_fixtures import ADDRESS

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from portal_smtp.extensions import db
 from portal_smtp.models import CrmSender, OutboxMessage
 from portal_smtp.portal.models import CrmActivity, CrmEntity
-from portal_smtp.services.delivery import run_workers
+from portal_smtp.worker import run_workers
 
 from .conftest import csrf_token, login
 from .factories import make_account

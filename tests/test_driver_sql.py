@@ -1,21 +1,26 @@
-"""DriverStatement: SQL handed to the driver must store values exactly as Core would."""
+"""DriverStatement: a Core statement handed to the driver must store values exactly as Core
+would, and refuses one whose SQL Core renders per execution."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, select
+import pytest
+from sqlalchemy import Boolean, bindparam, or_, select, update
 
 from portal_smtp import send_mail
 from portal_smtp.extensions import db
 from portal_smtp.models import OutboxMessage
-from portal_smtp.services.driver_sql import DriverStatement
+from portal_smtp.worker.driver_sql import DriverStatement
 
 from .test_outbox import letter
 
+OUTBOX = OutboxMessage.__table__
 SET_TIMES = DriverStatement(
-    "UPDATE portal_smtp_outbox SET lease_until = :lease, sent_at = :sent, "
-    "claimed_by = :who WHERE id = :letter_id AND (:force OR claimed_by IS NULL)",
-    lease=DateTime(), sent=DateTime(), force=Boolean())
+    update(OUTBOX)
+    .where(OUTBOX.c.id == bindparam("letter_id"),
+           or_(bindparam("force", type_=Boolean), OUTBOX.c.claimed_by.is_(None)))
+    .values(lease_until=bindparam("lease"), sent_at=bindparam("sent"),
+            claimed_by=bindparam("who")))
 
 
 def test_values_written_by_the_driver_read_back_and_compare_as_core_writes_them(app):
@@ -43,3 +48,11 @@ def test_values_written_by_the_driver_read_back_and_compare_as_core_writes_them(
                                  .where(OutboxMessage.id == second)) == "y"
         assert db.session.scalar(select(OutboxMessage.id).where(
             OutboxMessage.sent_at > datetime(2026, 11, 24, 10, 0, 0, 123455))) == first
+
+
+def test_an_in_over_bound_parameters_is_refused(app):
+    statement = DriverStatement(update(OUTBOX).where(OUTBOX.c.status.in_(["queued", "sent"]))
+                                .values(claimed_by="x"))
+    with app.app_context(), db.engine.connect() as connection, \
+            pytest.raises(ValueError, match="per execution"):
+        statement.execute(connection, {})

@@ -25,10 +25,10 @@ from portal_smtp.extensions import Base
 from portal_smtp.models import CascadeRecord, CrmSender, Mailbox, OutboxMessage
 from portal_smtp.providers_seed import seed_directory
 from portal_smtp.schema import VERSION_TABLE, alembic_config
-from portal_smtp.services.delivery import run_workers
 from portal_smtp.services.providers import ProviderInput, save_provider
 from portal_smtp.signals import composer_letter_queued
 from portal_smtp.smtp.addresses import normalize_address
+from portal_smtp.worker import run_workers
 
 from .conftest import TEST_KEY, csrf_token
 from .factories import make_account

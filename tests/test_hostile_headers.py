@@ -16,9 +16,9 @@ from sqlalchemy import func, select
 from portal_smtp import send_mail
 from portal_smtp.extensions import db
 from portal_smtp.models import CrmSender, OutboxMessage, SmtpAccount
-from portal_smtp.services.delivery import run_workers
 from portal_smtp.services.letters import prepare_letter, serialize
 from portal_smtp.services.outbox import SendRefused
+from portal_smtp.worker import run_workers
 
 from .conftest import csrf_token, login
 from .factories import make_account

@@ -19,10 +19,10 @@ from sqlalchemy import select
 from portal_smtp import send_mail
 from portal_smtp.extensions import db
 from portal_smtp.models import OutboxMessage, SendLog, SmtpAccount
-from portal_smtp.services.delivery import run_workers
 from portal_smtp.smtp import NetworkPolicy, SmtpSettings, check
 from portal_smtp.smtp.connection import MAX_REPLY_LINE, MAX_REPLY_LINES
 from portal_smtp.smtp.imap import MAX_IMAP_LINE, MAX_IMAP_LITERAL, check_imap
+from portal_smtp.worker import run_workers
 
 from .conftest import csrf_token, login
 from .factories import make_account

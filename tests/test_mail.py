@@ -9,8 +9,8 @@ from portal_smtp.extensions import db
 from portal_smtp.models import Mailbox, MailboxSending
 from portal_smtp.models.smtp_server import settings_for
 from portal_smtp.services.crm import SmtpSenderInput
-from portal_smtp.services.delivery import run_workers
 from portal_smtp.services.mailboxes import SendingInput, resolve_input
+from portal_smtp.worker import run_workers
 
 from .conftest import csrf_token, login
 from .mail_fixtures import ADDRESS, PASSWORD

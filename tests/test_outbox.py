@@ -15,19 +15,15 @@ from sqlalchemy import create_engine, select, update
 from portal_smtp import send_mail
 from portal_smtp.extensions import db
 from portal_smtp.models import OutboxMessage, SendLog, SmtpAccount
-from portal_smtp.services.delivery import (
-    TRANSPORT_TTL,
-    Connections,
-    DeliveryConfig,
-    Worker,
-    apply_retention,
-    claim,
-    recover_expired,
-    run_workers,
-)
 from portal_smtp.services.module_settings import get_module_settings, save_module_settings
 from portal_smtp.services.outbox import SendRefused, retry_letter
 from portal_smtp.timeutil import utcnow
+from portal_smtp.worker import DeliveryConfig, Worker, run_workers
+from portal_smtp.worker.bookkeeping import Bookkeeping
+from portal_smtp.worker.claim import claim
+from portal_smtp.worker.connections import Connections
+from portal_smtp.worker.maintenance import apply_retention, recover_expired
+from portal_smtp.worker.transports import TRANSPORT_TTL
 
 from .factories import make_account
 from .servers import USERS, AioServer, RecordingHandler, message_ids
@@ -206,9 +202,11 @@ def test_letter_whose_claim_was_taken_over_is_left_alone(app, smtp):
         db.session.commit()
         worker = Worker(app, "first-worker", threading.Event())
         connections = Connections()
+        books = Bookkeeping(app, "first-worker", config.lease_seconds)
         try:
-            assert worker._process(letters, config, connections) == 3
+            assert worker.send_batch(letters, config, connections, books) == 3
         finally:
+            books.close()
             connections.close_all()
     subjects = sorted(str(r.message["Subject"]) for r in smtp.plain.handler.received)
     assert subjects == ["Письмо 0", "Письмо 2", "Письмо 3"]

@@ -17,10 +17,10 @@ from portal_smtp.models import (
 )
 from portal_smtp.portal.models import CrmEntity, User
 from portal_smtp.services.accounts import delete_accounts, set_active
-from portal_smtp.services.delivery import run_workers
 from portal_smtp.services.mailboxes import MailboxInput, connect_mailbox
 from portal_smtp.services.outbox import SendRefused, retry_letter
 from portal_smtp.services.routing import SENDER_DELETED, judge_mailbox_proof
+from portal_smtp.worker import run_workers
 
 from .conftest import csrf_token, login
 from .factories import make_account

@@ -8,14 +8,24 @@ from .crm import (
 )
 from .mail import Mailbox, MailboxSending, MailProvider, MailProviderDomain
 from .module_settings import ModuleSettings
+from .operations import (
+    LIMIT_WINDOWS,
+    HourlyStats,
+    SenderState,
+    SendLimitsMixin,
+    SendUsage,
+    WorkerHeartbeat,
+)
 from .outbox import LogStatus, OutboxMessage, OutboxStatus, SendLog
 from .types import EncryptedText, UserKey
 
 __all__ = [
+    "LIMIT_WINDOWS",
     "CascadeRecord",
     "CrmSender",
     "EmailTemplate",
     "EncryptedText",
+    "HourlyStats",
     "LogStatus",
     "MailProvider",
     "MailProviderDomain",
@@ -24,8 +34,12 @@ __all__ = [
     "ModuleSettings",
     "OutboxMessage",
     "OutboxStatus",
+    "SendLimitsMixin",
     "SendLog",
+    "SendUsage",
     "SenderConfirmation",
+    "SenderState",
     "SmtpAccount",
     "UserKey",
+    "WorkerHeartbeat",
 ]

@@ -10,11 +10,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..extensions import Base
 from ..timeutil import utcnow
 from .check_status import CheckStatusMixin
+from .operations import SendLimitsMixin
 from .smtp_server import SERVER_FIELDS, SmtpServerMixin
 from .types import EncryptedText
 
 
-class SmtpAccount(CheckStatusMixin, SmtpServerMixin, Base):
+class SmtpAccount(CheckStatusMixin, SendLimitsMixin, SmtpServerMixin, Base):
     """One SMTP account of the strict central list."""
 
     __tablename__ = "portal_smtp_account"

@@ -11,11 +11,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..extensions import Base
 from ..timeutil import utcnow
 from .check_status import CheckStatusMixin
+from .operations import SendLimitsMixin
 from .smtp_server import SERVER_FIELDS, SmtpServerMixin
 from .types import EncryptedText, UserKey
 
 
-class CrmSender(CheckStatusMixin, SmtpServerMixin, Base):
+class CrmSender(CheckStatusMixin, SendLimitsMixin, SmtpServerMixin, Base):
     """A sender of the «От кого» list added in the CRM: confirmed by a code, or with an SMTP
     server of its own («SMTP-сервера»)."""
 

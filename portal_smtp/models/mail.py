@@ -4,13 +4,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import Base
 from ..smtp.settings import host_port
 from ..timeutil import utcnow
 from .check_status import CheckStatusMixin
+from .operations import SendLimitsMixin
 from .smtp_server import SmtpServerMixin
 from .types import EncryptedText, UserKey
 
@@ -19,8 +20,9 @@ LOGIN_FORMATS = {"manual": "Формировать имя вручную", "emai
 AUTH_METHODS = {"basic": "Basic", "oauth2": "OAuth 2.0"}
 
 
-class MailProvider(Base):
-    """A mail service with known IMAP and SMTP endpoints («Почтовые сервисы»)."""
+class MailProvider(SendLimitsMixin, Base):
+    """A mail service with known IMAP and SMTP endpoints («Почтовые сервисы»); its limits are
+    the defaults of the senders that use it (SPEC §17)."""
 
     __tablename__ = "portal_smtp_mail_provider"
 
@@ -97,6 +99,10 @@ class Mailbox(Base):
     #: How the user's right to the address is proven: "imap" (a login at the server the
     #: domain designates), "code" (a code letter) or "" (not proven; SPEC §8).
     address_proof: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    #: The last IMAP re-check by the worker (SPEC §17): when, whether it passed, its message.
+    imap_check_at: Mapped[datetime | None]
+    imap_check_ok: Mapped[bool | None]
+    imap_check_message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     provider: Mapped[MailProvider | None] = relationship()
@@ -120,7 +126,7 @@ class Mailbox(Base):
         return bool(self.address_proof)
 
 
-class MailboxSending(CheckStatusMixin, SmtpServerMixin, Base):
+class MailboxSending(CheckStatusMixin, SendLimitsMixin, SmtpServerMixin, Base):
     """«Настройки для исходящих писем» of one mailbox."""
 
     __tablename__ = "portal_smtp_mailbox_sending"

@@ -110,6 +110,9 @@ class OutboxMessage(Base):
     #: The last server reply and error, for the log.
     last_reply: Mapped[str] = mapped_column(Text, default="")
     last_error: Mapped[str] = mapped_column(Text, default="")
+    #: Recipients whose transaction is over (a letter over its sender's «recipients per
+    #: letter» goes out as several transactions): a retry sends to the others only.
+    done_recipients: Mapped[str] = mapped_column(Text, default="", server_default="")
     #: Recipients the server refused while accepting the others, "addr: reply" per line.
     refused_recipients: Mapped[str] = mapped_column(Text, default="")
     sent_at: Mapped[datetime | None]

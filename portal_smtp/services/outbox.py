@@ -10,6 +10,7 @@ from ..extensions import db
 from ..models import LogStatus, OutboxMessage, OutboxStatus, SendLog, SmtpAccount
 from ..signals import letter_queued
 from ..timeutil import utcnow
+from ..worker.wakeup import notify_queued
 from .letters import InvalidLetter, prepare_letter, serialize
 from .module_settings import get_module_settings
 from .resolver import apply_sender_name
@@ -76,6 +77,8 @@ def send_mail(message: EmailMessage, *, mailing: bool = False,
                                error=reason))
         current_app.logger.warning("Letter %s has no transport: %s", letter.id, reason)
     db.session.flush()
+    if key is not None:
+        notify_queued()
     letter_queued.send(letter)
     if commit:
         db.session.commit()
@@ -97,3 +100,4 @@ def retry_letter(letter: OutboxMessage) -> None:
     letter.claimed_by = letter.lease_until = None
     letter.last_error = ""
     db.session.flush()
+    notify_queued()

@@ -18,6 +18,7 @@ import socket
 import ssl
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
@@ -166,70 +167,71 @@ class Watchdog:
                 self._sock = None
 
 
-#: local@domain with nothing to quote, strip or interpret.
-_BARE_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
-
-
 class PortalSMTP(smtplib.SMTP):
-    """``smtplib.SMTP`` that uses a socket we connected ourselves under the policy."""
+    """``smtplib.SMTP`` on a socket we connected ourselves under the policy, reading replies
+    within SPEC §15's bounds.
 
-    def __init__(self, socket_factory: Callable[[], socket.socket], timeout: float) -> None:
+    Made with the host name the user typed: smtplib connects through :meth:`_get_socket`
+    (its documented override point, as ``SMTP_SSL`` uses it) and verifies a STARTTLS
+    certificate against that name.
+    """
+
+    def __init__(self, socket_factory: Callable[[], socket.socket], host: str, port: int,
+                 timeout: float, watchdog: Watchdog | None = None) -> None:
         self._socket_factory = socket_factory
-        #: Work to do while the server answers a command, by verb (see ``send_letter``).
-        self._overlap: dict[str, Callable[[], None]] = {}
-        self._awaiting: Callable[[], None] | None = None
+        #: The watchdog of this session: a reply it cut off ends as
+        #: :class:`DeadlineExceeded`, not as a server that hung up.
+        self.watchdog = watchdog
+        #: Called once the server said «354 go ahead» to DATA, before the letter's text goes
+        #: out (a worker waits there for its «sending» mark to be committed).
+        self.before_text: Callable[[], None] | None = None
+        self._while_waiting: deque[Callable[[], None]] = deque()
         # local_hostname is set before EHLO; giving one here avoids smtplib's getfqdn().
-        super().__init__(local_hostname="pending", timeout=timeout)
+        super().__init__(host, port, local_hostname="pending", timeout=timeout)
 
     #: The server's reply to the last letter's DATA, e.g. (250, b"2.0.0 Ok: queued as …").
     last_data_reply: tuple[int, bytes] | None = None
-    #: The watchdog of this session (set by ``open_session``): a reply it cut off ends as
-    #: :class:`DeadlineExceeded`, not as a server that hung up.
-    watchdog: Watchdog | None = None
     #: Whether the current letter got as far as the DATA command.
     data_started = False
     #: Whether the letter's final "." went out (SPEC §11): a drop or timeout before it means
     #: the server discards the unfinished letter; after it, nobody knows whether it was kept.
     data_sent_dot = False
 
-    def _get_socket(self, host, port, timeout):  # smtplib hook
+    def _get_socket(self, host, port, timeout):  # smtplib's hook for making the socket
         return self._socket_factory()
 
     def send_letter(self, sender: str, recipients: list[str], raw: bytes,
                     options: Sequence[str] = (), *,
-                    overlap: dict[str, Callable[[], None]] | None = None) -> dict:
-        """``sendmail`` that does the caller's work while the server thinks.
+                    while_waiting: Sequence[Callable[[], None]] = (),
+                    before_text: Callable[[], None] | None = None) -> dict:
+        """``sendmail`` with the letter's progress noted (:attr:`data_started`,
+        :attr:`data_sent_dot`, :attr:`last_data_reply`).
 
-        ``overlap`` maps a verb ("mail", "rcpt", "data") to a callable run once, after that
-        command went out and before its reply is read: a worker's database writes then cost
-        no wall time as long as the server is the slower of the two. The letter's text goes
-        out only after the server's go-ahead to DATA is read, so only after the "data" task
-        returned. When a task raises, the dialogue is out of step: drop the connection.
+        ``while_waiting``: tasks run one a reply, each after a command went out and before
+        its reply is read (MAIL FROM, RCPT TO, …): a worker's database writes then take no
+        wall time of their own while the server is the slower of the two. ``before_text``
+        runs between the server's go-ahead to DATA and the letter's text. When either
+        raises, the dialogue is out of step: drop the connection.
         """
-        self._overlap = dict(overlap or {})
         self.data_started = self.data_sent_dot = False
+        self.last_data_reply = None
+        self.before_text = before_text
+        self._while_waiting = deque(while_waiting)
         try:
             return self.sendmail(sender, recipients, raw, mail_options=list(options))
         finally:
-            self._overlap, self._awaiting = {}, None
+            self.before_text = None
+            self._while_waiting.clear()
 
-    def putcmd(self, cmd, args=""):  # smtplib: every command goes out here
-        self._awaiting = self._overlap.pop(cmd.lower(), None)
-        super().putcmd(cmd, args)
-
-    def getreply(self):  # smtplib: every reply is read here
-        task, self._awaiting = self._awaiting, None
-        if task is not None:
-            task()
-        return self._read_reply()
-
-    def _read_reply(self) -> tuple[int, bytes]:
+    def getreply(self) -> tuple[int, bytes]:
         """smtplib's ``getreply`` within SPEC §15's bounds (line, lines, bytes of one reply).
 
         A line cut off by the end of the connection — the server hung up, or the watchdog cut
         it at the deadline — is no reply: the digits read so far («22» of «250») are not a
         code, so it ends as a disconnection, never as a server's verdict.
         """
+        if self._while_waiting:
+            self._while_waiting.popleft()()
         if self.file is None:
             self.file = self.sock.makefile("rb")
         lines: list[bytes] = []
@@ -271,9 +273,9 @@ class PortalSMTP(smtplib.SMTP):
         self.close()
         raise ReplyTooLong(what)
 
-    # smtplib runs every envelope address through the header parser (``quoteaddr``), a
-    # sizeable share of a letter's CPU; an address that is plainly bare — the outbox stores
-    # only validated ones — goes out as is. Anything else, and SMTPUTF8, is smtplib's.
+    # smtplib runs every envelope address through the header parser (``quoteaddr``); an
+    # address that is plainly bare — the outbox stores only validated ones — goes out as is.
+    # Anything else, and SMTPUTF8, is smtplib's.
     def mail(self, sender, options=()):
         if not _BARE_ADDRESS.fullmatch(sender) or any(o.lower() == "smtputf8" for o in options):
             return super().mail(sender, options)
@@ -288,23 +290,30 @@ class PortalSMTP(smtplib.SMTP):
         self.putcmd("rcpt", f"TO:<{recip}>{extra}")
         return self.getreply()
 
-    def data(self, msg):
+    def data(self, msg: bytes) -> tuple[int, bytes]:
         """smtplib's ``data``, keeping the reply (``sendmail`` discards it; the send log
-        wants it) and noting in :attr:`data_sent_dot` when the final "." went out."""
+        wants it), running :attr:`before_text` and noting when the final "." went out.
+        ``msg`` is the outbox's letter: bytes with CRLF line ends."""
         self.data_started, self.data_sent_dot = True, False
         self.putcmd("data")
         code, reply = self.getreply()
         if code != 354:
             raise smtplib.SMTPDataError(code, reply)
-        if isinstance(msg, str):
-            msg = smtplib._fix_eols(msg).encode("ascii")
-        text = smtplib._quote_periods(msg)
+        if self.before_text is not None:
+            self.before_text()
+        text = _LEADING_DOT.sub(b"..", msg)  # RFC 5321 §4.5.2 dot-stuffing
         if not text.endswith(b"\r\n"):
             text += b"\r\n"
         self.send(text + b".\r\n")  # all of it, or SMTPServerDisconnected
         self.data_sent_dot = True
         self.last_data_reply = self.getreply()
         return self.last_data_reply
+
+
+#: local@domain with nothing to quote, strip or interpret.
+_BARE_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
+#: A line of the letter's text that starts with a dot (doubled on the wire).
+_LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
 def tls_context(verify: bool) -> ssl.SSLContext:
@@ -422,13 +431,10 @@ def open_session(
     """
     context = tls_context(settings.verify_tls)
     socket_factory = secured_socket_factory(settings, policy, resolver, watchdog, context)
-    smtp = PortalSMTP(socket_factory, timeout=settings.timeout)
-    smtp.watchdog = watchdog
-    smtp._host = settings.ascii_host  # STARTTLS verifies the certificate against this name
+    # The greeting is read here: anything but 220 raises SMTPConnectError.
+    smtp = PortalSMTP(socket_factory, settings.ascii_host, settings.effective_port,
+                      timeout=settings.timeout, watchdog=watchdog)
     try:
-        code, reply = smtp.connect(settings.ascii_host, settings.effective_port)
-        if code != 220:
-            raise smtplib.SMTPConnectError(code, reply)
         name = ehlo_name(ehlo_hostname, smtp.sock)
         smtp.local_hostname = name
         _greet(smtp, name)
