@@ -53,6 +53,12 @@ DEFAULTS: dict[str, Any] = {
     # A server's "limit hit" reply pauses a sender with no limits configured this long
     # (with limits: for its shortest window). SPEC §17.
     "SMTP_LIMIT_PAUSE_SECONDS": 900,
+    # Health (SPEC §17): the worker re-checks every sender this often (0: never) and, after
+    # this many failures in a row, tells its owner once — administrators (these addresses,
+    # comma-separated) for an admin account — through SMTP_SYSTEM_FROM.
+    "SMTP_HEALTH_INTERVAL_SECONDS": 3600,
+    "SMTP_HEALTH_FAILURES_TO_NOTIFY": 3,
+    "SMTP_ADMIN_EMAILS": "",
 }
 DEFAULT_TIMEZONE = "Europe/Moscow"
 

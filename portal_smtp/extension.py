@@ -33,6 +33,7 @@ LAYOUT = "portal_smtp/layout.html"
 _LAYOUT_SOURCE = """{%% extends %(base)r %%}
 {%% block %(title)s %%}{%% block portal_smtp_title %%}{%% endblock %%}{%% endblock %%}
 {%% block %(content)s %%}{%% include "portal_smtp/_assets.html" %%}
+{%% include "portal_smtp/partials/_health_banner.html" %%}
 <div class="portal-smtp" hx-headers='{"X-CSRFToken": "{{ portal_smtp_csrf_token() }}"}'>
 {%% block portal_smtp_content %%}{%% endblock %%}
 <dialog id="modal" aria-labelledby="modal-title"><div id="modal-content"></div></dialog>
@@ -74,6 +75,8 @@ class ExtensionState:
     is_admin: Callable[[Any], bool]
     parts: frozenset[str]
     #: The host's user model: its key attribute, and the type its keys read back as.
+    #: The host's user model (to find a user by key: health notices go to the owner).
+    user_model: Any = None
     user_key_attribute: str = "id"
     user_key_type: Callable[[str], Any] = str
     user_name: Callable[[Any], str] | None = None
@@ -151,6 +154,7 @@ class PortalSmtp:
         mapper = sa_inspect(self.user_model)
         key_column = mapper.primary_key[0]
         state = ExtensionState(db=self.db, is_admin=self.is_admin, parts=self.parts,
+                               user_model=self.user_model,
                                user_key_attribute=mapper.get_property_by_column(key_column).key,
                                user_key_type=_key_reader(key_column.type.python_type),
                                user_name=self.user_name, crm_entity=self.crm_entity)
@@ -204,6 +208,16 @@ def user_name(user: Any) -> str:
         if value:
             return str(value)
     return str(user_key(user))
+
+
+def user_by_key(key: str) -> Any:
+    """The host's user with the key the module keeps (text), or None."""
+    state = _state()
+    try:
+        value = state.user_key_type(key)
+    except (TypeError, ValueError):
+        return None
+    return state.db.session.get(state.user_model, value)
 
 
 def user_email(user: Any) -> str:

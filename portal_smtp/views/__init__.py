@@ -15,6 +15,22 @@ from ..services.crm import letter
 from ..smtp.settings import host_port
 
 
+def health_alerts() -> list[str]:
+    """The banner's lines for the logged-in user (SPEC §17); a page never fails over it."""
+    from flask_login import current_user
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ..extension import user_key
+    from ..services.health import alerts_for
+
+    if not current_user.is_authenticated:
+        return []
+    try:
+        return alerts_for(str(user_key(current_user)), current_user_is_admin())
+    except SQLAlchemyError:
+        return []
+
+
 def register_blueprints(app: Flask, parts: frozenset[str]) -> None:
     """Register the blueprints of the ``parts`` the host asked for (the test mailbox only in
     development mode or a test run), with CSRF enforced on the module's own routes."""
@@ -44,6 +60,7 @@ def register_blueprints(app: Flask, parts: frozenset[str]) -> None:
     app.add_template_global(generate_csrf, "portal_smtp_csrf_token")
     app.add_template_global(host_port, "portal_smtp_host_port")  # the one IPv6 bracket rule
     app.add_template_global(current_user_is_admin, "portal_smtp_is_admin")
+    app.add_template_global(health_alerts, "portal_smtp_health_alerts")
 
     # Every name the module adds to the host's Jinja environment carries the ``portal_smtp_``
     # prefix, so a host's own ``local`` or ``plural`` filter is neither replaced nor shadowed.

@@ -6,6 +6,7 @@ from flask import flash, redirect, render_template, url_for
 from ..extensions import db
 from ..forms.accounts import ModuleSettingsForm
 from ..ratelimit import in_memory as rate_limits_in_memory
+from ..services.health import system_sender_problem
 from ..services.module_settings import get_module_settings, save_module_settings
 from .helpers import admin_required
 
@@ -31,4 +32,5 @@ def edit():
         return redirect(url_for(".settings"))
     status = 422 if form.errors else 200
     return render_template("portal_smtp/admin/settings/page.html", form=form,
-                           memory_rate_limits=rate_limits_in_memory()), status
+                           memory_rate_limits=rate_limits_in_memory(),
+                           system_sender_problem=system_sender_problem()), status

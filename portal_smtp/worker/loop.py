@@ -22,7 +22,7 @@ from sqlalchemy import Row
 
 from ..extensions import db
 from ..models import OutboxStatus
-from ..services import limits
+from ..services import health, limits
 from ..services.transports import Transport
 from ..smtp.settings import InvalidSettings, UnusableSecretError
 from ..timeutil import utcnow
@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 #: Seconds between maintenance rounds, and between heartbeats of a busy worker.
 MAINTENANCE_SECONDS = 60.0
 HEARTBEAT_SECONDS = 5.0
+#: Seconds between rounds of health checks (each round checks the senders that are due).
+HEALTH_ROUND_SECONDS = 30.0
 
 
 @dataclass
@@ -350,6 +352,20 @@ def last_heartbeat(name: str, processed: int) -> None:
         connection.commit()
 
 
+def health_loop(app: Flask, stop: threading.Event,
+                clock: Callable[[], datetime] = utcnow) -> None:
+    """Re-check the senders that are due (SPEC §17) beside the workers, until ``stop``."""
+    with app.app_context():
+        while not stop.is_set():
+            try:
+                health.run_due_checks(clock())
+            except Exception:  # a failed round is logged; the next one tries again
+                log.exception("portal_smtp: health checks failed")
+                db.session.rollback()
+            stop.wait(HEALTH_ROUND_SECONDS)
+        db.session.remove()
+
+
 def worker_name(index: int) -> str:
     """A name unique across machines and processes: host:pid:thread."""
     return f"{socket.gethostname()}:{os.getpid()}:{index}"
@@ -363,8 +379,17 @@ def run_workers(app: Flask, concurrency: int = 1, once: bool = False,
     stop = stop or threading.Event()
     workers = [Worker(app, worker_name(i), stop, maintenance=i == 0, clock=clock)
                for i in range(concurrency)]
+    health = None if once else threading.Thread(target=health_loop, args=(app, stop, clock),
+                                                 name="smtp-health", daemon=True)
+    if health is not None:
+        health.start()
     if concurrency == 1:
-        return workers[0].run(once)
+        try:
+            return workers[0].run(once)
+        finally:
+            stop.set()
+            if health is not None:
+                health.join(5)
     threads = [threading.Thread(target=w.run, args=(once,), name=w.name, daemon=True)
                for w in workers]
     for thread in threads:
