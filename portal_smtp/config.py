@@ -59,6 +59,11 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_HEALTH_INTERVAL_SECONDS": 3600,
     "SMTP_HEALTH_FAILURES_TO_NOTIFY": 3,
     "SMTP_ADMIN_EMAILS": "",
+    # Prometheus' /metrics (SPEC §17): off unless the host turns it on; with a token set,
+    # scrapes must send "Authorization: Bearer <token>".
+    "SMTP_METRICS_ENABLED": False,
+    "SMTP_METRICS_PATH": "/metrics",
+    "SMTP_METRICS_TOKEN": None,
 }
 DEFAULT_TIMEZONE = "Europe/Moscow"
 

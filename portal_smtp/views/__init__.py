@@ -37,6 +37,7 @@ def register_blueprints(app: Flask, parts: frozenset[str]) -> None:
     from ..crypto import is_unreadable
     from . import admin, crm, devmail, mail
     from .errors import register_converters
+    from .metrics import register_metrics
 
     register_converters(app)  # before the rules that use ``<smtp_id:…>`` are added
     assets = Blueprint(
@@ -54,6 +55,7 @@ def register_blueprints(app: Flask, parts: frozenset[str]) -> None:
         if part in parts:
             app.register_blueprint(blueprint)
     app.before_request(protect_from_csrf)
+    register_metrics(app)
     if "crm" in parts:  # the composer a host includes, and its letters' status
         app.add_template_global(crm.render_composer, "portal_smtp_composer")
         app.add_template_global(letter, "portal_smtp_letter")

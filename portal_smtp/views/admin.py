@@ -8,6 +8,7 @@ from . import admin_accounts as accounts
 from . import admin_logs as logs
 from . import admin_providers as providers
 from . import admin_settings as settings
+from . import admin_status as status
 from .errors import handle_module_errors
 
 bp = Blueprint("portal_smtp_admin", __name__, url_prefix="/admin/smtp")
@@ -22,6 +23,7 @@ def module_state() -> dict[str, object]:
 
 
 bp.add_url_rule("/settings", "settings", settings.edit, methods=["GET", "POST"])
+bp.add_url_rule("/status", "status", status.index)
 bp.add_url_rule("/accounts", "accounts", accounts.index)
 bp.add_url_rule("/accounts/count", "accounts_count", accounts.count)
 bp.add_url_rule("/accounts/group", "accounts_group", accounts.group_action, methods=["POST"])
