@@ -55,7 +55,7 @@ def fill(app, count: int) -> list[str]:
                 "active": n % 10 != 0, "sender_name": name, "email": email,
                 "email_normalized": email, "host": f"smtp{n % 20}.example.com", "port": 465,
                 "security": "ssl", "auth": "login", "login": email, "password": "bench-password",
-                "verify_tls": True, "mailing_first": n % 7 == 0, "note": "",
+                "verify_tls": True, "mailing_first": n % 7 == 0,
             })
             if n % 10 != 0 and rng.random() < 0.05:
                 headers.append(f"{name} <{email}>")

@@ -30,6 +30,8 @@ from ..timeutil import utcnow
 QUEUE_STATUSES = (OutboxStatus.QUEUED.value, OutboxStatus.SENDING.value,
                   OutboxStatus.DEFERRED.value)
 HOURS = 24
+#: The failing senders the page lists (the worst first; the total is shown).
+FAILING_SHOWN = 10
 KIND_LABELS = {"account": "SMTP-аккаунт", "mailbox": "Ящик", "sender": "Отправитель CRM",
                "": "Без отправителя"}
 
@@ -78,6 +80,8 @@ class Figures:
     slowest: list[SenderFigures] = field(default_factory=list)
     failing: list[SenderFigures] = field(default_factory=list)
     workers: list[WorkerFigures] = field(default_factory=list)
+    #: How many senders fail in all (``failing`` holds the worst of them).
+    failing_total: int = 0
 
     @property
     def sent_day(self) -> int:
@@ -130,26 +134,35 @@ def figures(now: datetime | None = None, top: int = 5) -> Figures:
         found.health_failures = state.health_failures
         found.paused_until = state.paused_until if state.paused_until and \
             state.paused_until > now else None
-    _label(senders.values())
     slowest = sorted((s for s in senders.values() if s.attempts and s.kind),
                      key=lambda s: s.average_ms, reverse=True)[:top]
     failing = sorted((s for s in senders.values()
                       if s.failed or s.health_failures or s.paused_until),
-                     key=lambda s: (s.health_failures, s.failed), reverse=True)
+                     key=lambda s: (s.health_failures, s.paused_until is not None, s.failed),
+                     reverse=True)
+    failing_total = len(failing)
+    failing = failing[:FAILING_SHOWN]
+    _label([*slowest, *failing])
     limit = heartbeat_limit()
     workers = [WorkerFigures(w.name, w.state, w.started_at, w.heartbeat_at, w.processed,
                              w.state != "stopped" and now - w.heartbeat_at <= limit)
                for w in db.session.scalars(select(WorkerHeartbeat).order_by(
                    WorkerHeartbeat.heartbeat_at.desc()).limit(50))]
-    return Figures(now, queue, hours, slowest, failing, workers)
+    return Figures(now, queue, hours, slowest, failing, workers, failing_total)
 
 
-def _label(senders) -> None:
-    """Name each sender by its address (and server, for accounts) — never a secret."""
+def _label(senders: list[SenderFigures]) -> None:
+    """Name each sender by its address (and server, for accounts) — never a secret; one
+    query a kind."""
     models = {"account": SmtpAccount, "mailbox": Mailbox, "sender": CrmSender}
+    found = {}
+    for kind, model in models.items():
+        ids = {s.id for s in senders if s.kind == kind}
+        if ids:
+            found.update({(kind, obj.id): obj for obj in db.session.scalars(
+                select(model).where(model.id.in_(ids)))})
     for figures in senders:
-        model = models.get(figures.kind)
-        obj = db.session.get(model, figures.id) if model is not None else None
+        obj = found.get((figures.kind, figures.id))
         if obj is None:
             figures.label = f"{KIND_LABELS.get(figures.kind, figures.kind)} (удалён)" \
                 if figures.kind else KIND_LABELS[""]
