@@ -24,6 +24,7 @@ from ..smtp import NetworkPolicy
 from ..smtp.policy import InvalidEntry
 from ..smtp.settings import AUTH_LABELS, SECURITY_LABELS
 from .base import PortalForm, WholeNumberField
+from .limits import LimitFields
 from .validators import email_address, server_host, single_line
 
 SECURITY_CHOICES = [SelectChoice(key.value, label) for key, label in SECURITY_LABELS.items()]
@@ -32,7 +33,7 @@ PORT_RANGE = NumberRange(1, 65535, "Порт должен быть числом 
 TIMEOUT_RANGE = NumberRange(1, 120, "Тайм-аут должен быть от 1 до 120 секунд.")
 
 
-class AccountForm(PortalForm):
+class AccountForm(LimitFields, PortalForm):
     """«Параметры SMTP-аккаунта»."""
 
     active = BooleanField("Активен", default=True)
@@ -88,6 +89,7 @@ class AccountForm(PortalForm):
             mailing_first=self.mailing_first.data,
             verify_tls=self.verify_tls.data,
             timeout=self.timeout.data,
+            limits=self.limit_values(),
         )
 
 

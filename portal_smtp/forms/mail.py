@@ -15,6 +15,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from ..models.mail import AUTH_METHODS, LOGIN_FORMATS
 from .accounts import PORT_RANGE, SECURITY_CHOICES
 from .base import PortalForm, WholeNumberField
+from .limits import LimitFields
 from .validators import email_address, server_host, single_line
 
 
@@ -41,7 +42,7 @@ class ConnectMailboxForm(PortalForm):
             server_host(self, field)
 
 
-class SendingForm(PortalForm):
+class SendingForm(LimitFields, PortalForm):
     """«Настройки для исходящих писем» of one mailbox."""
 
     enabled = BooleanField("Отправлять через внешний SMTP", default=True)
@@ -82,7 +83,7 @@ def _domains_text(value):
     return "\n".join(getattr(item, "domain", str(item)) for item in value)
 
 
-class ProviderForm(PortalForm):
+class ProviderForm(LimitFields, PortalForm):
     """A provider of the directory."""
 
     name = StringField("Название", validators=[DataRequired("Укажите название."),

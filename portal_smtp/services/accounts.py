@@ -52,6 +52,8 @@ class AccountInput:
     mailing_first: bool = False
     verify_tls: bool = True
     timeout: int | None = None
+    #: «Лимиты отправки» by column (SPEC §17); missing ones are left as they are.
+    limits: dict[str, int | None] = field(default_factory=dict)
 
 
 def account_settings(data: AccountInput, existing: SmtpAccount | None = None) -> SmtpSettings:
@@ -100,6 +102,8 @@ def save_account(account: SmtpAccount | None, data: AccountInput,
     account.mailing_first = data.mailing_first
     account.verify_tls = data.verify_tls
     account.timeout = data.timeout
+    for name, value in data.limits.items():
+        setattr(account, name, value)
     account.record_check(result)
     db.session.add(account)
     db.session.flush()

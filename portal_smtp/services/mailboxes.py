@@ -117,6 +117,8 @@ class SendingInput:
     password: str = field(default="", repr=False)
     #: A blank password means the offered CRM sender's password (first configuration).
     use_offered_password: bool = False
+    #: «Лимиты отправки» by column (SPEC §17).
+    limits: dict[str, int | None] = field(default_factory=dict)
 
 
 def crm_sender_to_offer(mailbox: Mailbox):
@@ -182,6 +184,8 @@ def save_sending(mailbox: Mailbox, data: SendingInput, result: CheckResult) -> M
     sending = mailbox.sending or MailboxSending(mailbox_id=mailbox.id)
     for name in ("use_provider", "host", "port", "security", "auth_mode", "login", "password"):
         setattr(sending, name, getattr(values, name))
+    for name, value in data.limits.items():
+        setattr(sending, name, value)
     sending.enabled = True
     sending.record_check(result)
     mailbox.sending = sending

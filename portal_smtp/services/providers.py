@@ -60,6 +60,8 @@ class ProviderInput:
     oauth_client_secret: str = field(default="", repr=False)
     active: bool = True
     domains: list[str] = field(default_factory=list)
+    #: The defaults of «Лимиты отправки» for senders of this provider (SPEC §17).
+    limits: dict[str, int | None] = field(default_factory=dict)
 
 
 def save_provider(provider: MailProvider | None, data: ProviderInput) -> MailProvider:
@@ -82,6 +84,8 @@ def save_provider(provider: MailProvider | None, data: ProviderInput) -> MailPro
         setattr(provider, name, value.strip().lower() if name.endswith("_host") else value)
     if data.oauth_client_secret:
         provider.oauth_client_secret = data.oauth_client_secret
+    for name, value in data.limits.items():
+        setattr(provider, name, value)
     existing = {d.domain: d for d in provider.domains}
     provider.domains = [existing.get(d) or MailProviderDomain(domain=d) for d in domains]
     db.session.add(provider)

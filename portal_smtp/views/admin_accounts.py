@@ -17,7 +17,7 @@ from ..services.storage import db_id
 from ..smtp import InvalidSettings
 from ..smtp.settings import UnusableSecretError
 from .checks import admit_check, check_status, is_refused
-from .helpers import admin_required, render_page
+from .helpers import admin_required, limits_shown, render_page
 from .listing import PAGE_SIZES, ListState
 
 GROUP_ACTIONS = {"activate", "deactivate", "check", "delete"}
@@ -170,7 +170,7 @@ def edit(account_id: int | None = None):
                 return redirect(url_for(".account_new"))
             return redirect(url_for(".accounts"))
     page = render_template("portal_smtp/admin/accounts/form.html", form=form, account=account,
-                           result=result)
+                           result=result, **limits_shown("account", account))
     return page, check_status(result, bool(form.errors))
 
 

@@ -45,7 +45,7 @@ def edit(provider_id: int | None = None):
             auth_method=form.auth_method.data,
             oauth_client_id=(form.oauth_client_id.data or "").strip(),
             oauth_client_secret=form.oauth_client_secret.data or "", active=form.active.data,
-            domains=form.domain_list())
+            domains=form.domain_list(), limits=form.limit_values())
         try:
             provider = service.save_provider(provider, data)
         except service.ProviderError as error:

@@ -25,7 +25,7 @@ from ..smtp.addresses import AddressError
 from ..smtp.settings import UnusableSecretError
 from .checks import admit_check, check_status, is_refused
 from .errors import handle_module_errors
-from .helpers import render_page, wants_fragment
+from .helpers import limits_shown, render_page, wants_fragment
 
 bp = Blueprint("portal_smtp_mail", __name__, url_prefix="/mail")
 handle_module_errors(bp)  # storage failures: a Russian 503, not a 500
@@ -145,11 +145,13 @@ def _sending_input(form: SendingForm, mailbox: Mailbox) -> service.SendingInput:
         use_provider=form.provider_mode, host=form.host.data or "", port=form.port.data,
         secure=form.secure.data, auth_mode=form.auth_mode.data or "imap",
         login=form.login.data or "", password=form.password.data or "",
-        use_offered_password=getattr(form, "offered", None) is not None)
+        use_offered_password=getattr(form, "offered", None) is not None,
+        limits=form.limit_values())
 
 
 def _modal(mailbox: Mailbox, form: SendingForm, result=None, status: int = 200):
-    context = {"mailbox": mailbox, "form": form, "result": result}
+    context = {"mailbox": mailbox, "form": form, "result": result,
+               **limits_shown("mailbox", mailbox if mailbox.sending is not None else None)}
     if wants_fragment():
         return render_template("portal_smtp/mail/_sending.html", **context), status
     return render_template("portal_smtp/mail/sending.html", **context), status
