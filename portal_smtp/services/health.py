@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..config import setting, split_list
@@ -154,7 +154,8 @@ def run_due_checks(now: datetime | None = None, *, limit: int = 20) -> int:
     """Re-check up to ``limit`` senders that are due; returns how many were checked."""
     now = now or utcnow()
     timeout = get_module_settings().default_timeout
-    targets = [t for t in (_target(kind, key, timeout) for kind, key in due(now, limit)) if t]
+    taken = _take(due(now, limit), now)
+    targets = [t for t in (_target(kind, key, timeout) for kind, key in taken) if t]
     if not targets:
         db.session.rollback()
         return 0
@@ -165,6 +166,26 @@ def run_due_checks(now: datetime | None = None, *, limit: int = 20) -> int:
         _record(verdict, now)
     db.session.commit()
     return len(verdicts)
+
+
+def _take(keys: list[tuple[str, int]], now: datetime) -> list[tuple[str, int]]:
+    """Claim the due senders for this process (committed): with workers on several machines,
+    each sender is checked — and its owner told — by one of them."""
+    every = interval()
+    if not keys or every is None:
+        return []
+    cutoff, taken = now - every, []
+    for kind, key in keys:
+        _state(kind, key)
+        claimed = db.session.execute(update(SenderState).where(
+            SenderState.transport_type == kind, SenderState.transport_id == key,
+            or_(SenderState.health_checked_at.is_(None),
+                SenderState.health_checked_at <= cutoff))
+            .values(health_checked_at=now)).rowcount
+        if claimed:
+            taken.append((kind, key))
+    db.session.commit()
+    return taken
 
 
 def _state(kind: str, key: int) -> SenderState:

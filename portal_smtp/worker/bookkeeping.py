@@ -266,11 +266,12 @@ class Mark:
     the worker's own, durable before the letter's text goes out, written while the server
     answers the envelope.
 
-    How it overlaps depends on what the database waits for (``bench/bench_outbox.py``):
-    SQLite spends CPU, so the mark runs in the sending thread while the server answers MAIL
-    FROM (a thread of its own made a third busy thread on two cores and slowed the server:
-    0.71× raw smtplib instead of 0.82×); PostgreSQL waits on the network, so the mark goes
-    to a thread of its own when the letter starts and is awaited after «354» (0.58× → X).
+    How it overlaps depends on what the database waits for (``bench/bench_outbox.py``, default
+    batch, medians of interleaved rounds): SQLite spends CPU, so the mark runs in the sending
+    thread while the server answers MAIL FROM (a thread of its own made a third busy thread
+    on two cores and slowed the server: 0.71× raw smtplib instead of 0.82×; written before
+    MAIL FROM, 0.72×); PostgreSQL waits on the network, so the mark goes to a thread of its
+    own when the letter starts and is awaited after «354» (0.58× → 0.65×).
     """
 
     def __init__(self, books: Bookkeeping, letter_id: int) -> None:
