@@ -133,6 +133,11 @@ def test_a_mailbox_keeps_its_imap_status_and_its_owner_is_told(app, smtp, doveco
     (notice,) = notices(app)
     assert notice.recipients == "ivanov@example.com"
     assert "Почтовый ящик anna@corp.example" in notice.subject
+    owner = app.test_client()
+    login(owner, users.ivanov)
+    page = owner.get("/mail/").get_data(as_text=True)
+    assert "IMAP: ошибка входа" in page  # the list shows the last re-check
+    assert "Почтовый ящик anna@corp.example не проходит проверку" in page  # the banner
 
 
 def test_the_banner_shows_the_owner_and_administrators_what_fails(app, smtp, users, client):
