@@ -213,15 +213,24 @@ def accounts_cli() -> None:
     """Administrators' SMTP accounts."""
 
 
+#: A sending limit as the forms take it: 1 … 1,000,000 recipients.
+LIMIT = click.IntRange(1, 1_000_000)
+
+
 @accounts_cli.command("add")
 @click.option("--name", default="", help="«Имя отправителя».")
 @click.option("--email", required=True, help="«Email отправителя».")
 @server_options(click.IntRange(1, 120))
 @click.option("--mailing-first", is_flag=True, help="«Искать в первую очередь для рассылок».")
 @click.option("--inactive", is_flag=True, help="Save the account switched off.")
+@click.option("--limit-minute", type=LIMIT, help="Recipients per minute (SPEC §17).")
+@click.option("--limit-hour", type=LIMIT, help="Recipients per hour.")
+@click.option("--limit-day", type=LIMIT, help="Recipients per day.")
+@click.option("--limit-letter", type=LIMIT, help="Recipients per SMTP transaction.")
 @with_appcontext
 def accounts_add(name, email, host, port, security, auth, login, password_stdin, mailing_first,
-                 inactive, timeout, insecure) -> None:
+                 inactive, timeout, insecure, limit_minute, limit_hour, limit_day,
+                 limit_letter) -> None:
     """Verify (SPEC §3) then save an account; prints its id."""
     from .extensions import db
     from .services.accounts import AccountInput, check_input, save_account
@@ -233,6 +242,8 @@ def accounts_add(name, email, host, port, security, auth, login, password_stdin,
         email=email, host=host, port=port, security=security, auth=auth, sender_name=name,
         login=login, password=read_password_stdin(password_stdin), active=not inactive,
         mailing_first=mailing_first, verify_tls=not insecure, timeout=timeout,
+        limits={"limit_minute": limit_minute, "limit_hour": limit_hour, "limit_day": limit_day,
+                "limit_letter": limit_letter},
     )
     try:
         validate_address(email)

@@ -56,3 +56,13 @@ def test_activate_deactivate_delete(app, runner, smtp):
     assert runner.invoke(args=["smtp", "accounts", "delete", account_id]).exit_code == 0
     missing = runner.invoke(args=["smtp", "accounts", "delete", account_id])
     assert missing.exit_code == 1 and "не найден" in missing.output
+
+
+def test_add_takes_sending_limits(app, runner, smtp):
+    result = add(runner, smtp.ssl, USERS[LOGIN], "--limit-minute", "60", "--limit-letter", "25")
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        account = db.session.get(SmtpAccount, int(result.output.strip()))
+        assert (account.limit_minute, account.limit_hour, account.limit_letter) == (60, None, 25)
+    refused = add(runner, smtp.ssl, USERS[LOGIN], "--limit-day", "0")
+    assert refused.exit_code == 2 and "--limit-day" in refused.output
