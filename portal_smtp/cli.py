@@ -215,6 +215,8 @@ def accounts_cli() -> None:
 
 #: A sending limit as the forms take it: 1 … 1,000,000 recipients.
 LIMIT = click.IntRange(1, 1_000_000)
+#: «Лимиты отправки» of an account, as ``accounts list --json`` shows them (None: no limit).
+LIMIT_COLUMNS = ("limit_minute", "limit_hour", "limit_day", "limit_letter")
 
 
 @accounts_cli.command("add")
@@ -274,7 +276,8 @@ def accounts_list(as_json: bool) -> None:
         {"id": a.id, "active": a.active, "name": a.sender_name, "email": a.email,
          "host": a.host, "port": a.port, "security": a.security, "auth": a.auth,
          "mailing_first": a.mailing_first, "last_check_at": shown_time(a.last_check_at),
-         "last_check_ok": a.last_check_ok}
+         "last_check_ok": a.last_check_ok,
+         **{name: getattr(a, name) for name in LIMIT_COLUMNS}}
         for a in accounts
     ]
     unreadable = {a.id for a in accounts if is_unreadable(a.password)}

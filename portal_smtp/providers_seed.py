@@ -21,6 +21,22 @@ PROVIDERS = (
      ("zoho.com", "zohomail.com")),
 )
 
+#: Default «Лимиты отправки» of the shipped providers (SPEC §17), in recipients: what the
+#: services publish for a personal mailbox, as of 2026. They are defaults an administrator
+#: edits in «Почтовые сервисы» (business plans allow more, services change them); a sender's
+#: own limits win. Only published figures are here — a service whose limits we could not
+#: confirm (Mail.ru, Outlook/Office 365, Rambler, Zoho) has none.
+#: name → (per minute, per hour, per day, per letter)
+PROVIDER_LIMITS = {
+    # yandex.com/support/mail: 500 recipients in 24 hours; 35 per letter over SMTP.
+    "Яндекс Почта": (None, None, 500, 35),
+    # support.google.com/mail: 500 recipients a day for a personal account.
+    "Gmail": (None, None, 500, None),
+    # support.apple.com/102198: 1,000 recipients a day, 500 per message.
+    "iCloud": (None, None, 1000, 500),
+}
+LIMIT_COLUMNS = ("limit_minute", "limit_hour", "limit_day", "limit_letter")
+
 
 def seed_directory(connection) -> None:
     """Insert :data:`PROVIDERS` and their domains through ``connection`` (no ORM models, so
@@ -48,3 +64,21 @@ def seed_directory(connection) -> None:
         ).returning(providers.c.id)).scalar_one()
         connection.execute(domains.insert(), [{"provider_id": provider_id, "domain": d}
                                               for d in names])
+
+
+def seed_limits(connection) -> int:
+    """Set :data:`PROVIDER_LIMITS` on the shipped providers (found by name) that have no
+    limit of their own yet — an administrator's values are never overwritten. For the
+    migration that adds the limit columns (they do not exist when :func:`seed_directory`
+    runs). Returns how many providers were changed."""
+    import sqlalchemy as sa
+
+    providers = sa.table("portal_smtp_mail_provider", sa.column("name", sa.String),
+                         *(sa.column(name, sa.Integer) for name in LIMIT_COLUMNS))
+    unset = sa.and_(*(providers.c[name].is_(None) for name in LIMIT_COLUMNS))
+    changed = 0
+    for name, values in PROVIDER_LIMITS.items():
+        changed += connection.execute(providers.update().where(
+            providers.c.name == name, unset).values(dict(zip(LIMIT_COLUMNS, values,
+                                                              strict=True)))).rowcount
+    return changed

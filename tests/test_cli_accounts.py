@@ -40,9 +40,11 @@ def test_list_json_never_shows_a_password(runner, smtp):
     add(runner, smtp.ssl, USERS[LOGIN], "--inactive")
     result = runner.invoke(args=["smtp", "accounts", "list", "--json"])
     [row] = json.loads(result.output)
-    # SPEC §14's fields, plus the last check (added: its time in the portal's zone).
+    # SPEC §14's fields, plus the last check (added: its time in the portal's zone) and the
+    # sending limits (SPEC §17).
     assert set(row) == {"id", "active", "name", "email", "host", "port", "security", "auth",
-                        "mailing_first", "last_check_at", "last_check_ok"}
+                        "mailing_first", "last_check_at", "last_check_ok", "limit_minute",
+                        "limit_hour", "limit_day", "limit_letter"}
     assert row["active"] is False and row["security"] == "ssl"
     assert USERS[LOGIN] not in result.output
 

@@ -2,6 +2,8 @@
 sender or a provider's defaults."""
 from __future__ import annotations
 
+import re
+
 from wtforms.validators import NumberRange, Optional
 
 from ..models import LIMIT_WINDOWS
@@ -15,18 +17,30 @@ LIMIT_LABELS = {
     "limit_day": "Получателей в сутки",
     "limit_letter": "Получателей в одном письме",
 }
+#: Spaces people put between thousands («1 000», with a no-break or a thin space too).
+_GROUPING = re.compile(r"(?<=\d)[ \u00a0\u202f\u2009](?=\d{3}\b)")
+
+
+class LimitField(WholeNumberField):
+    """A limit: a whole number, «1 000» read as 1000; empty means «no limit»."""
+
+    def process_formdata(self, valuelist) -> None:
+        if valuelist and isinstance(valuelist[0], str):
+            valuelist = [_GROUPING.sub("", valuelist[0].strip()), *valuelist[1:]]
+        super().process_formdata(valuelist)
+
+
+def _limit(name: str) -> LimitField:
+    return LimitField(LIMIT_LABELS[name], validators=[Optional(), LIMIT_RANGE])
 
 
 class LimitFields:
     """Mixed into a form: the four limits, empty meaning «no limit»."""
 
-    limit_minute = WholeNumberField(LIMIT_LABELS["limit_minute"],
-                                    validators=[Optional(), LIMIT_RANGE])
-    limit_hour = WholeNumberField(LIMIT_LABELS["limit_hour"], validators=[Optional(), LIMIT_RANGE])
-    limit_day = WholeNumberField(LIMIT_LABELS["limit_day"], validators=[Optional(), LIMIT_RANGE])
-    limit_letter = WholeNumberField(
-        LIMIT_LABELS["limit_letter"], validators=[Optional(), LIMIT_RANGE],
-        description="Письмо с большим числом получателей уходит несколькими отправками.")
+    limit_minute = _limit("limit_minute")
+    limit_hour = _limit("limit_hour")
+    limit_day = _limit("limit_day")
+    limit_letter = _limit("limit_letter")
 
     def limit_values(self) -> dict[str, int | None]:
         """The submitted limits by column name."""

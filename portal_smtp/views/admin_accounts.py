@@ -13,11 +13,13 @@ from ..extensions import db, htmx
 from ..forms.accounts import AccountForm
 from ..models import SmtpAccount
 from ..services import accounts as service
+from ..services.limits import own_limits
 from ..services.storage import db_id
 from ..smtp import InvalidSettings
 from ..smtp.settings import UnusableSecretError
 from .checks import admit_check, check_status, is_refused
-from .helpers import admin_required, limits_shown, render_page
+from .helpers import admin_required, render_page
+from .limits_panel import account_panel, compact, describe
 from .listing import PAGE_SIZES, ListState
 
 GROUP_ACTIONS = {"activate", "deactivate", "check", "delete"}
@@ -52,7 +54,8 @@ def _table(state: ListState, message: str = ""):
         rows, has_next = service.list_page(state.filter, state.sort, state.descending,
                                            state.page, state.size)
     return {"rows": rows, "has_next": has_next, "state": state, "message": message,
-            "page_sizes": PAGE_SIZES, "total": total}
+            "page_sizes": PAGE_SIZES, "total": total,
+            "limits_text": {a.id: (compact(own_limits(a)), describe(own_limits(a))) for a in rows}}
 
 
 @admin_required
@@ -169,8 +172,9 @@ def edit(account_id: int | None = None):
             if action == "save_add":
                 return redirect(url_for(".account_new"))
             return redirect(url_for(".accounts"))
+    panel = account_panel(account, form.email.data if request.method == "POST" else "")
     page = render_template("portal_smtp/admin/accounts/form.html", form=form, account=account,
-                           result=result, **limits_shown("account", account))
+                           result=result, limits_panel=panel)
     return page, check_status(result, bool(form.errors))
 
 

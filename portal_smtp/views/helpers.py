@@ -47,13 +47,3 @@ def render_page(page: str, fragment: str, **context: Any) -> str:
         return render_template(fragment, partial=True, **context)
     return render_template(page, partial=False, **context)
 
-
-def limits_shown(kind: str, sender) -> dict:
-    """What the limits fieldset shows beside the fields: the use of the windows now and the
-    directory's defaults (SPEC §17)."""
-    from ..services import limits
-
-    if sender is None or sender.id is None:
-        return {"usage": None, "default_limits": None}
-    return {"usage": limits.current_use(kind, sender.id),
-            "default_limits": limits.provider_default(kind, sender)}

@@ -15,7 +15,7 @@ from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from ..extension import user_key
 from ..extensions import db
 from ..forms.mail import ConnectMailboxForm, SendingForm
-from ..models import Mailbox, MailProvider
+from ..models import LIMIT_WINDOWS, Mailbox, MailProvider
 from ..services import mailboxes as service
 from ..services.cascade import delete_mailbox, disable_mailbox_sending
 from ..services.providers import detect_provider
@@ -25,7 +25,8 @@ from ..smtp.addresses import AddressError
 from ..smtp.settings import UnusableSecretError
 from .checks import admit_check, check_status, is_refused
 from .errors import handle_module_errors
-from .helpers import limits_shown, render_page, wants_fragment
+from .helpers import render_page, wants_fragment
+from .limits_panel import mailbox_panel
 
 bp = Blueprint("portal_smtp_mail", __name__, url_prefix="/mail")
 handle_module_errors(bp)  # storage failures: a Russian 503, not a 500
@@ -137,6 +138,8 @@ def _sending_form(mailbox: Mailbox, formdata=None) -> SendingForm:
             form.secure.data = offered.smtp_security != "none"
             form.auth_mode.data = "custom" if offered.smtp_login else "none"
             form.login.data = offered.smtp_login
+            for name in LIMIT_WINDOWS:  # its limits too: the same server, the same quota
+                form[name].data = getattr(offered, name)
     return form
 
 
@@ -151,7 +154,7 @@ def _sending_input(form: SendingForm, mailbox: Mailbox) -> service.SendingInput:
 
 def _modal(mailbox: Mailbox, form: SendingForm, result=None, status: int = 200):
     context = {"mailbox": mailbox, "form": form, "result": result,
-               **limits_shown("mailbox", mailbox if mailbox.sending is not None else None)}
+               "limits_panel": mailbox_panel(mailbox)}
     if wants_fragment():
         return render_template("portal_smtp/mail/_sending.html", **context), status
     return render_template("portal_smtp/mail/sending.html", **context), status

@@ -297,11 +297,15 @@ class Mark:
             "new_lease_until": utcnow() + timedelta(seconds=books.lease_seconds)})
         self.taken = result.rowcount == 1
 
+    def settle(self) -> None:
+        """Wait for a mark begun on the writer thread (the transaction ended, however)."""
+        if self._pending is not None:
+            self._pending.result()
+
     def ensure(self) -> None:
         """Finish the mark; :class:`ClaimLost` when the letter is no longer this worker's.
         Run after «354», before the letter's text."""
-        if self._pending is not None:
-            self._pending.result()
+        self.settle()
         self.write()
         if not self.taken:
             raise ClaimLost(self.letter_id)

@@ -280,6 +280,8 @@ class _TransportRun:
                                    recipients, letter.raw, mark)
             except ClaimLost:
                 return None
+            finally:
+                mark.settle()  # its outcome is written after the mark, never before
             if outcome.status != OutboxStatus.SENT:
                 if outcome.limit_hit and not outcome.possibly_sent:
                     return self._limit_reply(plan, done, outcome)
