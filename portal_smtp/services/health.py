@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ..config import setting, split_list
 from ..extensions import db
@@ -28,10 +27,11 @@ from ..smtp.imap import check_imap
 from ..smtp.settings import InvalidSettings
 from ..timeutil import utcnow
 from .module_settings import effective_policy, get_module_settings
+from .storage import upsert_insert
+from .transports import KIND_NAMES
 
 log = logging.getLogger(__name__)
 
-KIND_NAMES = {"account": "SMTP-аккаунт", "mailbox": "Почтовый ящик", "sender": "Отправитель CRM"}
 WHERE_TO_FIX = {
     "account": "Сервисы → Отправка почты через SMTP → SMTP-аккаунты",
     "mailbox": "Почта → ящик → Настройка SMTP отправки",
@@ -189,7 +189,7 @@ def _take(keys: list[tuple[str, int]], now: datetime) -> list[tuple[str, int]]:
 
 
 def _state(kind: str, key: int) -> SenderState:
-    maker = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[db.engine.dialect.name]
+    maker = upsert_insert(db.engine.dialect.name)
     db.session.execute(maker(SenderState).values(
         transport_type=kind, transport_id=key, reservations=0, pause_reason="",
         health_failures=0).on_conflict_do_nothing())

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, case, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ..config import setting
 from ..extensions import db
@@ -36,6 +35,7 @@ from ..models import (
 )
 from ..timeutil import utcnow
 from .providers import detect_provider
+from .storage import upsert_insert
 
 _USAGE = SendUsage.__table__
 _STATE = SenderState.__table__
@@ -157,8 +157,8 @@ def _lock(connection: Connection, kind: str, transport_id: int) -> None:
     """Take the transport's state row for this transaction (created when missing): one
     upsert that writes the row, so it holds the row's lock (PostgreSQL) or the database's
     write lock (SQLite) until the caller commits."""
-    maker = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(
-        connection.dialect.name)
+    maker = upsert_insert(connection.dialect.name) \
+        if connection.dialect.name in ("postgresql", "sqlite") else None
     values = {"transport_type": kind, "transport_id": transport_id, "reservations": 1,
               "pause_reason": "", "health_failures": 0}
     if maker is None:  # another database: the plain way, in two statements

@@ -25,6 +25,7 @@ from ..models import (
     WorkerHeartbeat,
 )
 from ..timeutil import utcnow
+from .transports import KIND_NAMES
 
 #: The statuses whose letters are still in the queue.
 QUEUE_STATUSES = (OutboxStatus.QUEUED.value, OutboxStatus.SENDING.value,
@@ -32,8 +33,8 @@ QUEUE_STATUSES = (OutboxStatus.QUEUED.value, OutboxStatus.SENDING.value,
 HOURS = 24
 #: The failing senders the page lists (the worst first; the total is shown).
 FAILING_SHOWN = 10
-KIND_LABELS = {"account": "SMTP-аккаунт", "mailbox": "Ящик", "sender": "Отправитель CRM",
-               "": "Без отправителя"}
+#: Letters that found no transport are counted under the kind "".
+NO_TRANSPORT = "Без отправителя"
 
 
 @dataclass
@@ -164,9 +165,9 @@ def _label(senders: list[SenderFigures]) -> None:
     for figures in senders:
         obj = found.get((figures.kind, figures.id))
         if obj is None:
-            figures.label = f"{KIND_LABELS.get(figures.kind, figures.kind)} (удалён)" \
-                if figures.kind else KIND_LABELS[""]
+            figures.label = f"{KIND_NAMES.get(figures.kind, figures.kind)} (удалён)" \
+                if figures.kind else NO_TRANSPORT
             continue
-        figures.label = f"{KIND_LABELS[figures.kind]} {obj.email}"
+        figures.label = f"{KIND_NAMES[figures.kind]} {obj.email}"
         if figures.kind == "account":
             figures.label += f" — {obj.host}"

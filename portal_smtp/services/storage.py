@@ -9,6 +9,9 @@ and the CLI instead of letting a driver's traceback through.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from sqlalchemy import Insert, Table
 from sqlalchemy.exc import DBAPIError, InternalError, OperationalError
 
 #: The largest id a row can have (PostgreSQL ``INTEGER``).
@@ -73,3 +76,11 @@ def storage_problem(error: BaseException) -> str | None:
 def _sqlstate(error: DBAPIError) -> str | None:
     """The SQLSTATE of a PostgreSQL error (``None`` on SQLite)."""
     return getattr(error.orig, "sqlstate", None)
+
+
+def upsert_insert(dialect_name: str) -> Callable[[Table], Insert]:
+    """``insert`` with ``on_conflict_do_update``/``on_conflict_do_nothing`` for the databases
+    the module supports (PostgreSQL and SQLite both speak ``INSERT … ON CONFLICT``)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect_name]

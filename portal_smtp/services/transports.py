@@ -17,6 +17,9 @@ from ..smtp import SmtpSettings
 from ..smtp.settings import host_port
 from .module_settings import get_module_settings
 
+#: How pages and letters name each kind of transport (and sender).
+KIND_NAMES = {"account": "SMTP-аккаунт", "mailbox": "Почтовый ящик", "sender": "Отправитель CRM"}
+
 
 @dataclass(frozen=True)
 class Transport:

@@ -2,7 +2,8 @@
 the workers (SPEC §17)."""
 from __future__ import annotations
 
-from ..services.operations_status import KIND_LABELS, figures
+from ..models.outbox import STATUS_LABELS
+from ..services.operations_status import figures
 from ..services.operations_status import heartbeat_limit as _heartbeat_limit
 from .helpers import admin_required, render_page
 
@@ -29,6 +30,6 @@ def index():
                      "failed_height": round(failed_height, 1)})
     return render_page("portal_smtp/admin/status/page.html",
                        "portal_smtp/admin/status/_body.html",
-                       figures=current, bars=bars, peak=peak, kind_labels=KIND_LABELS,
+                       figures=current, bars=bars, peak=peak, status_labels=STATUS_LABELS,
                        chart={"width": CHART_WIDTH, "height": CHART_HEIGHT},
                        silent_after=int(_heartbeat_limit().total_seconds()))

@@ -29,10 +29,10 @@ from sqlalchemy import (
     or_,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
 from ..models import HourlyStats, LogStatus, OutboxStatus, SendLog
+from ..services.storage import upsert_insert
 from ..signals import letter_attempted
 from ..timeutil import utcnow
 from .claim import OUTBOX, WAITING, sql_literal
@@ -241,8 +241,7 @@ class Bookkeeping:
         if not self._stats:
             return
         stats, self._stats = self._stats, defaultdict(lambda: [0, 0, 0, 0])
-        maker = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[
-            self.connection.dialect.name]
+        maker = upsert_insert(self.connection.dialect.name)
         statement = maker(_STATS)
         statement = statement.on_conflict_do_update(
             index_elements=["hour", "transport_type", "transport_id"],

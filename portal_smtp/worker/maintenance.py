@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, delete, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
 from ..models import LogStatus, OutboxMessage, OutboxStatus, SendLog, WorkerHeartbeat
 from ..services.limits import forget_old_usage
 from ..services.module_settings import get_module_settings
+from ..services.storage import upsert_insert
 from ..timeutil import utcnow
 
 POSSIBLY_SENT = ("Обработчик остановился во время отправки: письмо могло быть доставлено. "
@@ -68,7 +68,7 @@ _HEARTBEAT = WorkerHeartbeat.__table__
 def heartbeat(connection: Connection, name: str, processed: int, state: str) -> None:
     """Report that worker ``name`` is alive (an upsert of its row)."""
     now = utcnow()
-    maker = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[connection.dialect.name]
+    maker = upsert_insert(connection.dialect.name)
     statement = maker(_HEARTBEAT).values(name=name, started_at=now, heartbeat_at=now,
                                          processed=processed, state=state)
     connection.execute(statement.on_conflict_do_update(

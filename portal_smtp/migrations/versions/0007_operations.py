@@ -81,6 +81,10 @@ def upgrade():
         sa.PrimaryKeyConstraint('hour', 'transport_type', 'transport_id',
                                 name=op.f('pk_portal_smtp_hourly_stats')),
     )
+    # The shipped providers' published limits, where an administrator set none (SPEC §17).
+    from portal_smtp.providers_seed import seed_limits
+
+    seed_limits(op.get_bind())
 
 
 def downgrade():
